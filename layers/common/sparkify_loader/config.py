@@ -1,0 +1,95 @@
+"""Typed configuration, read from the environment once at cold start.
+
+A missing or invalid setting fails fast with a message that names the variable, instead of a
+silent default that surfaces later as a confusing driver error.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+class WarehouseSettings(BaseSettings):
+    """Where the warehouse is and how to authenticate (never a plaintext password)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    warehouse_engine: Literal["redshift", "postgres"]
+    # PostgreSQL (local development): a libpq URL. The embedded server trusts local sockets, so
+    # the URL carries no password.
+    warehouse_url: str | None = None
+    # Redshift: a Secrets Manager secret, or IAM auth through a cluster or Serverless workgroup.
+    redshift_host: str | None = None
+    redshift_port: int = 5439
+    redshift_database: str | None = None
+    redshift_secret_arn: str | None = None
+    redshift_db_user: str | None = None
+    redshift_cluster_identifier: str | None = None
+    redshift_workgroup_name: str | None = None
+    redshift_copy_role_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _engine_settings_present(self) -> WarehouseSettings:
+        if self.warehouse_engine == "postgres":
+            _require(self, "warehouse_url")
+        else:
+            _require(self, "redshift_host", "redshift_database", "redshift_copy_role_arn")
+            if not self.redshift_secret_arn:
+                _require(self, "redshift_db_user")
+                if not (self.redshift_cluster_identifier or self.redshift_workgroup_name):
+                    raise ValueError(
+                        "IAM auth (no REDSHIFT_SECRET_ARN) needs REDSHIFT_CLUSTER_IDENTIFIER "
+                        "or REDSHIFT_WORKGROUP_NAME"
+                    )
+        return self
+
+
+class StageSettings(WarehouseSettings):
+    """Settings of the stage function."""
+
+    # Redshift COPY reads a manifest of the batch's files; it is written here.
+    manifest_bucket: str | None = None
+    manifest_prefix: str = "_loader/manifests/"
+    # Serializable-isolation conflicts between concurrent batches are retried this many times.
+    stage_max_attempts: int = Field(default=6, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _manifest_location_for_redshift(self) -> StageSettings:
+        if self.warehouse_engine == "redshift":
+            _require(self, "manifest_bucket")
+        return self
+
+
+def _require(settings: BaseSettings, *names: str) -> None:
+    missing = [name.upper() for name in names if not getattr(settings, name)]
+    if missing:
+        raise ValueError(f"missing setting(s) for this engine: {', '.join(missing)}")
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(settings_type: type[SettingsT]) -> SettingsT:
+    """Read and validate settings; raise ConfigurationError naming each bad variable."""
+    try:
+        return settings_type()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']).upper() or 'settings'}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+@cache
+def stage_settings() -> StageSettings:
+    """The stage function's settings, validated once per process (cold start)."""
+    return load_settings(StageSettings)

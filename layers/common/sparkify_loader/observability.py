@@ -1,0 +1,28 @@
+"""One place that creates the logger, metrics and tracer every handler uses.
+
+Metric names live in ``MetricName`` so the dashboard, the alarms and the code share one list.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+class MetricName(StrEnum):
+    FILES_STAGED = "FilesStaged"
+    FILES_REJECTED = "FilesRejected"
+    FILES_SKIPPED_DUPLICATE = "FilesSkippedDuplicate"
+    FILES_SUPERSEDED = "FilesSuperseded"
+    FILES_MISSING = "FilesMissing"
+    UNKNOWN_PREFIX_SKIPPED = "UnknownPrefixSkipped"
+    TEST_EVENTS_IGNORED = "TestEventsIgnored"
+    EVENT_ROWS_STAGED = "EventRowsStaged"
+    SONG_ROWS_STAGED = "SongRowsStaged"
+    STAGE_SERIALIZATION_RETRIES = "StageSerializationRetries"
+    COPY_DURATION_MS = "CopyDurationMs"

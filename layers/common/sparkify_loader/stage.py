@@ -1,0 +1,289 @@
+"""Landing -> staging: one transaction per batch, exactly once per S3 object version.
+
+The ledger is read and written in the same transaction as the staging rows, so a version is
+staged at most once however often S3 delivers its event, and a crash before commit leaves
+nothing behind for the redelivered message to trip over.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sparkify_loader.config import StageSettings
+from sparkify_loader.events import LandedObject, ParsedBatch, parse_batch
+from sparkify_loader.observability import MetricName, logger, metrics
+from sparkify_loader.sqlfiles import bind_list, bind_rows, load_sql
+from sparkify_loader.warehouse import (
+    FileLoad,
+    RetryWithout,
+    SerializationConflict,
+    Session,
+    TransientError,
+    Warehouse,
+    WarehouseError,
+)
+from sparkify_loader.warehouse.base import ObjectVersion
+
+
+class BatchItemFailed(RuntimeError):
+    """Raised for a message that must go back to the queue (retry, then DLQ)."""
+
+
+def stage_sqs_event(
+    event: dict, warehouse: Warehouse, settings: StageSettings, context: LambdaContext | None
+) -> PartialItemFailureResponse:
+    """Stage one SQS batch of S3 notifications; report the messages to retry.
+
+    Malformed messages fail alone. A failed stage transaction (transient or not) fails every
+    message that announced an object, so SQS redelivers them and, past maxReceiveCount, parks
+    them in the DLQ; nothing was committed, so a redelivery loads them once.
+    """
+    batch = parse_batch([SQSRecord(record) for record in event.get("Records", [])])
+    failures = dict(batch.malformed)
+    for message_id, reason in batch.malformed.items():
+        logger.error("malformed message", extra={"message_id": message_id, "reason": reason})
+    if batch.unknown_prefix:
+        logger.info("skipped keys outside the landing prefixes", extra={"keys": batch.unknown_prefix})
+    if batch.objects:
+        try:
+            report = stage_batch(
+                warehouse.session(), batch, max_attempts=settings.stage_max_attempts
+            )
+        except (TransientError, WarehouseError) as error:
+            logger.exception("stage transaction failed; the batch will be redelivered")
+            failures.update({obj.message_id: str(error) for obj in batch.objects})
+        else:
+            _log_report(report)
+            emit_metrics(report, batch, metrics.add_metric)
+
+    def fail_if_unstaged(record: SQSRecord) -> None:
+        if record.message_id in failures:
+            raise BatchItemFailed(failures[record.message_id])
+
+    return process_partial_response(
+        event=event,
+        record_handler=fail_if_unstaged,
+        processor=BatchProcessor(event_type=EventType.SQS),
+        context=context,
+    )
+
+
+def _log_report(report: StageReport) -> None:
+    for (bucket, key, etag), outcome in report.outcomes.items():
+        if outcome.status != "staged":
+            logger.warning(
+                f"file {outcome.status}",
+                extra={"bucket": bucket, "key": key, "etag": etag, "reason": outcome.error},
+            )
+    logger.info(
+        "batch staged",
+        extra={
+            "load_id": report.load_id,
+            "staged": report.count("staged"),
+            "rejected": report.count("rejected"),
+            "duplicates": report.duplicates,
+            "event_rows": report.rows("events"),
+            "song_rows": report.rows("songs"),
+            "attempts": report.attempts,
+        },
+    )
+
+
+@dataclass
+class StageReport:
+    """What one batch did, per object version and in total."""
+
+    load_id: str = ""
+    outcomes: dict[ObjectVersion, FileLoad] = field(default_factory=dict)
+    datasets: dict[ObjectVersion, str] = field(default_factory=dict)
+    duplicates: int = 0
+    attempts: int = 0
+    copy_seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes.values() if outcome.status == status)
+
+    def rows(self, dataset_name: str) -> int:
+        return sum(
+            outcome.rows
+            for version, outcome in self.outcomes.items()
+            if self.datasets[version] == dataset_name
+        )
+
+
+def stage_batch(
+    session: Session,
+    batch: ParsedBatch,
+    *,
+    max_attempts: int,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(tzinfo=None),
+    sleep: Callable[[float], None] = time.sleep,
+) -> StageReport:
+    """Stage every new object version of the batch in one transaction.
+
+    Serialization conflicts (a concurrent batch won) are retried with backoff; after
+    ``max_attempts`` they surface as a TransientError, which fails the batch's messages so SQS
+    redelivers them. Files that COPY rejects are recorded with their reason and the rest loads.
+    """
+    objects, superseded, repeats = _collapse(batch.objects)
+    report = StageReport()
+    rejected_by_copy: dict[ObjectVersion, str] = {}
+    for attempt in range(1, max_attempts + 1):
+        report = StageReport(load_id=uuid.uuid4().hex, attempts=attempt)
+        try:
+            with session.transaction():
+                _stage_in_transaction(
+                    session, objects, superseded, report, rejected_by_copy, now()
+                )
+            report.duplicates += repeats
+            return report
+        except RetryWithout as retry:
+            # The engine's transaction was spoiled by bad files (Redshift): run it again
+            # without them. Each round removes at least one file, so this ends.
+            rejected_by_copy.update(retry.rejections)
+            logger.info("rerunning stage transaction without rejected files", extra={
+                "rejected": [key for _, key, _ in retry.rejections]})
+        except SerializationConflict as conflict:
+            if attempt == max_attempts:
+                raise
+            delay = min(0.05 * 2**attempt, 2.0)
+            logger.warning("serialization conflict, retrying", extra={
+                "attempt": attempt, "delay_s": delay, "error": str(conflict)})
+            report.attempts = attempt
+            sleep(delay)
+    raise TransientError(f"stage transaction did not settle in {max_attempts} attempts")
+
+
+def _stage_in_transaction(
+    session: Session,
+    objects: list[LandedObject],
+    superseded: list[LandedObject],
+    report: StageReport,
+    rejected_by_copy: dict[ObjectVersion, str],
+    staged_at: datetime,
+) -> None:
+    known = _versions_in_ledger(session, objects + superseded)
+    fresh = [obj for obj in objects + superseded if obj.version not in known]
+    report.duplicates = len(objects) + len(superseded) - len(fresh)
+    report.datasets = {obj.version: obj.dataset.name for obj in fresh}
+    superseded_versions = {obj.version for obj in superseded}
+    by_dataset: dict[str, list[LandedObject]] = defaultdict(list)
+    for obj in fresh:
+        if obj.version in superseded_versions:
+            report.outcomes[obj.version] = FileLoad(
+                "superseded", 0, "a newer version of the key arrived in the same batch"
+            )
+        elif obj.version in rejected_by_copy:
+            report.outcomes[obj.version] = FileLoad.rejected(rejected_by_copy[obj.version])
+        else:
+            by_dataset[obj.dataset.name].append(obj)
+    started = time.perf_counter()
+    for dataset_objects in by_dataset.values():
+        report.outcomes.update(
+            session.copy_into_staging(dataset_objects[0].dataset, dataset_objects, report.load_id)
+        )
+    report.copy_seconds = time.perf_counter() - started
+    _record_ledger(session, fresh, report, staged_at)
+
+
+def _collapse(
+    objects: list[LandedObject],
+) -> tuple[list[LandedObject], list[LandedObject], int]:
+    """Split a batch into the newest version per key, older versions, and repeats.
+
+    At-least-once delivery can put the same event in one batch twice: it counts as a duplicate.
+    Two versions of one key are ordered by S3's sequencer (hex, compared left-padded), the
+    newest is loaded and the older one is recorded as superseded.
+    """
+    unique: dict[ObjectVersion, LandedObject] = {}
+    for obj in objects:
+        unique.setdefault(obj.version, obj)
+    newest: dict[tuple[str, str], LandedObject] = {}
+    for obj in unique.values():
+        current = newest.get((obj.bucket, obj.key))
+        if current is None or _order(obj) > _order(current):
+            newest[(obj.bucket, obj.key)] = obj
+    latest = list(newest.values())
+    older = [obj for obj in unique.values() if newest[(obj.bucket, obj.key)] is not obj]
+    return latest, older, len(objects) - len(unique)
+
+
+def _order(obj: LandedObject) -> tuple[str, str]:
+    return (obj.sequencer.rjust(32, "0"), obj.event_time.isoformat() if obj.event_time else "")
+
+
+def _versions_in_ledger(session: Session, objects: list[LandedObject]) -> set[ObjectVersion]:
+    known: set[ObjectVersion] = set()
+    keys_by_bucket: dict[str, list[str]] = defaultdict(list)
+    for obj in objects:
+        keys_by_bucket[obj.bucket].append(obj.key)
+    for bucket, keys in keys_by_bucket.items():
+        placeholders, params = bind_list("key", keys)
+        statement = load_sql("stage/find_loaded_versions.sql").replace("{keys}", placeholders)
+        for key, etag in session.query(statement, {"bucket": bucket, **params}):
+            known.add((bucket, key, etag))
+    return known
+
+
+def _record_ledger(
+    session: Session, objects: list[LandedObject], report: StageReport, staged_at: datetime
+) -> None:
+    if not objects:
+        return
+    rows = [
+        (
+            obj.bucket,
+            obj.key,
+            obj.etag,
+            obj.version_id,
+            obj.dataset.name,
+            obj.size,
+            report.outcomes[obj.version].status,
+            report.outcomes[obj.version].rows,
+            report.outcomes[obj.version].error,
+            report.load_id,
+            obj.event_time,
+            staged_at,
+        )
+        for obj in objects
+    ]
+    placeholders, params = bind_rows("v", rows)
+    session.execute(load_sql("stage/record_ledger.sql").replace("{rows}", placeholders), params)
+
+
+def emit_metrics(report: StageReport, batch: ParsedBatch, add_metric: Callable[..., None]) -> None:
+    """Counts of what the batch did, under the names the dashboard uses."""
+    add_metric(name=MetricName.FILES_STAGED, unit="Count", value=report.count("staged"))
+    add_metric(name=MetricName.FILES_REJECTED, unit="Count", value=report.count("rejected"))
+    add_metric(name=MetricName.FILES_SUPERSEDED, unit="Count", value=report.count("superseded"))
+    add_metric(name=MetricName.FILES_MISSING, unit="Count", value=report.count("missing"))
+    add_metric(name=MetricName.FILES_SKIPPED_DUPLICATE, unit="Count", value=report.duplicates)
+    add_metric(
+        name=MetricName.UNKNOWN_PREFIX_SKIPPED, unit="Count", value=len(batch.unknown_prefix)
+    )
+    add_metric(name=MetricName.TEST_EVENTS_IGNORED, unit="Count", value=batch.test_events)
+    add_metric(
+        name=MetricName.STAGE_SERIALIZATION_RETRIES, unit="Count", value=max(report.attempts - 1, 0)
+    )
+    add_metric(
+        name=MetricName.COPY_DURATION_MS, unit="Milliseconds", value=report.copy_seconds * 1000
+    )
+    for dataset_name, metric in (
+        ("events", MetricName.EVENT_ROWS_STAGED),
+        ("songs", MetricName.SONG_ROWS_STAGED),
+    ):
+        add_metric(name=metric, unit="Count", value=report.rows(dataset_name))

@@ -1,0 +1,28 @@
+"""The warehouse boundary's own exceptions: driver errors never leak past the engines."""
+
+from __future__ import annotations
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse operation failed and retrying it as is will not help."""
+
+
+class TransientError(RuntimeError):
+    """A fault that a later attempt may not meet: connection loss, throttling, S3 hiccups."""
+
+
+class TransientWarehouseError(TransientError, WarehouseError):
+    """The warehouse was unreachable or shut the connection mid-way."""
+
+
+class SerializationConflict(TransientWarehouseError):
+    """A concurrent transaction won under serializable isolation (Redshift 1023, PG 40001)."""
+
+
+class RetryWithout(WarehouseError):  # noqa: N818 - it is an instruction, not a failure
+    """The engine found bad files after its transaction was spoiled (Redshift COPY aborts the
+    whole transaction): the caller reruns the transaction without these files."""
+
+    def __init__(self, rejections: dict[tuple[str, str, str], str]) -> None:
+        super().__init__(f"{len(rejections)} file(s) rejected by COPY")
+        self.rejections = rejections

@@ -1,0 +1,383 @@
+"""Redshift's ``COPY … FORMAT JSON`` from S3, emulated on PostgreSQL.
+
+Why this shape: parsing JSON in Python is the local speed limit (stdlib ``json`` reads ~84k
+rows/s, a raw ``COPY FROM STDIN`` takes ~300k rows/s). So Python only streams each object from
+S3, checks what PostgreSQL's COPY cannot be trusted with (UTF-8, NUL bytes, the 4 MB object
+limit), and passes the raw JSON lines to ``COPY copy_lines FROM STDIN``; PostgreSQL parses them
+with ``json_to_record`` and casts them into the staging table in one ``INSERT … SELECT``.
+
+Redshift's typing rules kept: JSONPaths or 'auto' (exact, case-sensitive key names), empty
+string as NULL for every type, ``TIMEFORMAT 'epochmillisecs'`` for TIMESTAMP columns, VARCHAR
+lengths in bytes (not characters), no NaN/Infinity, unknown keys ignored, missing keys NULL.
+
+Bad files: the optimistic INSERT runs under a savepoint. When it fails (or skips rows that
+break a byte-length rule), set-based diagnosis queries find the first bad line of every bad file,
+with the field and the reason, and the INSERT runs again without those files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
+from psycopg import sql
+
+from sparkify_loader.datasets import MAX_JSON_OBJECT_BYTES, Dataset
+from sparkify_loader.warehouse.base import FileLoad, ObjectVersion
+from sparkify_loader.warehouse.errors import TransientError, WarehouseError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from sparkify_loader.events import LandedObject
+
+LOAD_ID_COLUMN = "load_id"
+CHUNK_BYTES = 1 << 20
+# TIMESTAMP values Redshift's COPY can hold, as epoch milliseconds: years 1 to 9999.
+EPOCH_MS_MIN = -62_135_596_800_000
+EPOCH_MS_MAX = 253_402_300_799_999
+_INTEGER_TYPES = {"smallint": "smallint", "integer": "integer", "bigint": "bigint"}
+_FLOAT_TYPES = {"double precision": "double precision", "real": "real"}
+_S3_GONE = {"NoSuchKey", "404", "NotFound"}
+_S3_CHANGED = {"PreconditionFailed", "412"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    json_key: str
+    data_type: str  # information_schema.columns.data_type
+    max_bytes: int | None  # VARCHAR(n): n bytes, as Redshift counts
+
+    def text(self) -> sql.Composable:
+        """The raw JSON value as text, empty string as NULL (EMPTYASNULL)."""
+        return sql.SQL("NULLIF(r.{}, '')").format(sql.Identifier(self.json_key))
+
+    def typed(self) -> sql.Composable:
+        """The value cast the way Redshift's COPY would store it."""
+        if self.data_type.startswith("timestamp"):
+            return sql.SQL("timestamp 'epoch' + {}::bigint * interval '1 millisecond'").format(
+                self.text()
+            )
+        if self.data_type in _INTEGER_TYPES or self.data_type in _FLOAT_TYPES:
+            return sql.SQL("{}::{}").format(self.text(), sql.SQL(self.data_type))
+        return self.text()
+
+    def guard(self) -> sql.Composable | None:
+        """A row filter for the rules a PostgreSQL cast does not enforce (None: the cast does)."""
+        if self.max_bytes is not None:
+            return sql.SQL("COALESCE(octet_length({}) <= {}, true)").format(
+                self.text(), sql.Literal(self.max_bytes)
+            )
+        if self.data_type.startswith("timestamp"):
+            return sql.SQL("COALESCE({}::bigint BETWEEN {} AND {}, true)").format(
+                self.text(), sql.Literal(EPOCH_MS_MIN), sql.Literal(EPOCH_MS_MAX)
+            )
+        if self.data_type in _FLOAT_TYPES:
+            # NaN sorts above Infinity in PostgreSQL, so this keeps finite values only.
+            return sql.SQL(
+                "COALESCE({0}::float8 > '-Infinity'::float8 AND {0}::float8 < 'Infinity'::float8, "
+                "true)"
+            ).format(self.text())
+        return None
+
+    def problem(self) -> sql.Composable:
+        """Why the value breaks the column's rule, or NULL; never raises (diagnosis path)."""
+        value = self.text()
+        if self.max_bytes is not None:
+            return sql.SQL(
+                "CASE WHEN octet_length({0}) > {1} THEN 'is ' || octet_length({0}) "
+                "|| ' bytes, longer than VARCHAR(' || {1} || ')' END"
+            ).format(value, sql.Literal(self.max_bytes))
+        if self.data_type.startswith("timestamp"):
+            return sql.SQL(
+                "CASE WHEN NOT pg_input_is_valid({0}, 'bigint') "
+                "THEN 'is not epoch milliseconds: ' || (pg_input_error_info({0}, 'bigint')).message "
+                "WHEN {0}::bigint NOT BETWEEN {1} AND {2} "
+                "THEN 'is outside the TIMESTAMP range (years 1 to 9999)' END"
+            ).format(value, sql.Literal(EPOCH_MS_MIN), sql.Literal(EPOCH_MS_MAX))
+        if self.data_type in _INTEGER_TYPES or self.data_type in _FLOAT_TYPES:
+            checks = sql.SQL(
+                "CASE WHEN NOT pg_input_is_valid({0}, {1}) "
+                "THEN (pg_input_error_info({0}, {1})).message"
+            ).format(value, sql.Literal(self.data_type))
+            if self.data_type in _FLOAT_TYPES:
+                checks += sql.SQL(
+                    " WHEN lower(btrim({0})) IN ('nan', 'infinity', '+infinity', '-infinity', "
+                    "'inf', '+inf', '-inf') THEN 'is not a finite number'"
+                ).format(value)
+            return checks + sql.SQL(" END")
+        return sql.SQL("NULL::text")
+
+
+class S3JsonCopy:
+    """COPY JSON files from S3 into a staging table, per Redshift's rules (see module doc)."""
+
+    def __init__(self, connection: psycopg.Connection, s3: S3Client) -> None:
+        self._connection = connection
+        self._s3 = s3
+        self._columns: dict[tuple[str, tuple[str, ...] | None], list[Column]] = {}
+
+    def copy(
+        self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str
+    ) -> dict[ObjectVersion, FileLoad]:
+        columns = self._staging_columns(dataset)
+        self._prepare_lines_table()
+        outcomes: dict[int, FileLoad] = {}
+        with self._connection.cursor() as cursor:
+            with cursor.copy("COPY copy_lines (file_no, line_no, doc) FROM STDIN") as copy:
+                for file_no, obj in enumerate(objects):
+                    outcomes[file_no] = self._stream_object(copy, file_no, obj, dataset)
+            bad = self._insert(cursor, dataset, columns, outcomes, load_id)
+            for file_no, reason in bad.items():
+                outcomes[file_no] = FileLoad.rejected(reason)
+        return {obj.version: outcomes[file_no] for file_no, obj in enumerate(objects)}
+
+    # -- reading S3 ---------------------------------------------------------------------------
+
+    def _stream_object(
+        self, copy: psycopg.Copy, file_no: int, obj: LandedObject, dataset: Dataset
+    ) -> FileLoad:
+        try:
+            # IfMatch pins the version the event announced: if the key was overwritten since,
+            # that newer version's own event will load it.
+            body = self._s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=obj.etag)["Body"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _S3_GONE:
+                return FileLoad("missing", 0, "the object was deleted before it could be loaded")
+            if code in _S3_CHANGED:
+                return FileLoad("superseded", 0, "the key was overwritten before this version loaded")
+            raise TransientError(f"S3 GetObject {obj.key!r} failed: {code}") from error
+        except BotoCoreError as error:
+            raise TransientError(f"S3 GetObject {obj.key!r} failed: {error}") from error
+        try:
+            if dataset.one_object_per_file:
+                return self._write_document(copy, file_no, body.read(MAX_JSON_OBJECT_BYTES + 1))
+            return self._write_lines(copy, file_no, body.iter_chunks(CHUNK_BYTES))
+        except (ClientError, BotoCoreError) as error:
+            raise TransientError(f"S3 read of {obj.key!r} failed: {error}") from error
+        finally:
+            body.close()
+
+    def _write_document(self, copy: psycopg.Copy, file_no: int, data: bytes) -> FileLoad:
+        if len(data) > MAX_JSON_OBJECT_BYTES:
+            return FileLoad.rejected(_too_large(1))
+        # One JSON object per file, however it is laid out: newlines are JSON whitespace.
+        problem = _unsafe_bytes(data, 1)
+        if problem:
+            return FileLoad.rejected(problem)
+        document = _escape(data).replace(b"\n", b" ")
+        if not document.strip():
+            return FileLoad.staged(0)  # an empty file is a valid file with no rows
+        copy.write(b"%d\t1\t%s\n" % (file_no, document))
+        return FileLoad.staged(1)
+
+    def _write_lines(self, copy: psycopg.Copy, file_no: int, chunks: Iterable[bytes]) -> FileLoad:
+        rows = 0
+        next_line_no = 1
+        carry = b""
+        for chunk in chunks:
+            block = carry + chunk
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                carry = block
+                if len(carry) > MAX_JSON_OBJECT_BYTES:
+                    return FileLoad.rejected(_too_large(next_line_no))
+                continue
+            carry = block[cut + 1 :]
+            written, problem = self._write_block(copy, file_no, block[:cut], next_line_no)
+            if problem:
+                return FileLoad.rejected(problem)
+            rows += written
+            next_line_no += block.count(b"\n", 0, cut) + 1
+        if carry:
+            written, problem = self._write_block(copy, file_no, carry, next_line_no)
+            if problem:
+                return FileLoad.rejected(problem)
+            rows += written
+        return FileLoad.staged(rows)
+
+    @staticmethod
+    def _write_block(
+        copy: psycopg.Copy, file_no: int, block: bytes, first_line_no: int
+    ) -> tuple[int, str | None]:
+        problem = _unsafe_bytes(block, first_line_no)
+        if problem:
+            return 0, problem
+        lines = _escape(block).split(b"\n")
+        if max(map(len, lines)) > MAX_JSON_OBJECT_BYTES:
+            longest = max(range(len(lines)), key=lambda index: len(lines[index]))
+            return 0, _too_large(first_line_no + longest)
+        out = [
+            b"%d\t%d\t%s\n" % (file_no, first_line_no + index, line)
+            for index, line in enumerate(lines)
+            if line.strip()
+        ]
+        copy.write(b"".join(out))
+        return len(out), None
+
+    # -- loading in PostgreSQL ----------------------------------------------------------------
+
+    def _prepare_lines_table(self) -> None:
+        self._connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS copy_lines (file_no integer, line_no integer, doc text)"
+            " ON COMMIT DELETE ROWS"
+        )
+        self._connection.execute("TRUNCATE copy_lines")
+
+    def _staging_columns(self, dataset: Dataset) -> list[Column]:
+        cache_key = (dataset.staging_table, dataset.json_keys())
+        if cache_key not in self._columns:
+            rows = self._connection.execute(
+                "SELECT column_name, data_type, character_maximum_length"
+                " FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = %s"
+                " ORDER BY ordinal_position",
+                (dataset.staging_table,),
+            ).fetchall()
+            names = [row for row in rows if row[0] != LOAD_ID_COLUMN]
+            keys = dataset.json_keys() or tuple(row[0] for row in names)
+            if len(keys) != len(names):
+                raise WarehouseError(
+                    f"{dataset.staging_table} has {len(names)} columns but the JSON mapping "
+                    f"names {len(keys)}"
+                )
+            self._columns[cache_key] = [
+                Column(name, key, data_type, max_len)
+                for (name, data_type, max_len), key in zip(names, keys, strict=True)
+            ]
+        return self._columns[cache_key]
+
+    def _insert(
+        self,
+        cursor: psycopg.Cursor,
+        dataset: Dataset,
+        columns: list[Column],
+        outcomes: dict[int, FileLoad],
+        load_id: str,
+    ) -> dict[int, str]:
+        """Insert every good file's rows; return the files found bad, with their reasons."""
+        excluded = [file_no for file_no, outcome in outcomes.items() if outcome.status != "staged"]
+        expected = sum(outcome.rows for outcome in outcomes.values() if outcome.status == "staged")
+        if expected == 0:
+            return {}
+        statement = self._insert_statement(dataset, columns)
+        params: dict[str, Any] = {"load_id": load_id, "excluded": excluded}
+        try:
+            with self._connection.transaction():  # a savepoint: a bad file spoils only this try
+                cursor.execute(statement, params)
+                if cursor.rowcount != expected:
+                    raise _RowsFiltered
+            return {}
+        except (_RowsFiltered, psycopg.errors.DataException, psycopg.errors.InvalidParameterValue):
+            pass
+        bad = self._diagnose(cursor, columns, excluded)
+        if not bad:
+            raise WarehouseError(f"emulated COPY into {dataset.staging_table} failed undiagnosed")
+        params["excluded"] = excluded + list(bad)
+        cursor.execute(statement, params)
+        still_expected = sum(
+            outcome.rows
+            for file_no, outcome in outcomes.items()
+            if outcome.status == "staged" and file_no not in bad
+        )
+        if cursor.rowcount != still_expected:
+            raise WarehouseError(
+                f"emulated COPY into {dataset.staging_table} wrote {cursor.rowcount} rows, "
+                f"expected {still_expected}"
+            )
+        return bad
+
+    @staticmethod
+    def _record_source(columns: list[Column]) -> sql.Composable:
+        definitions = sql.SQL(", ").join(
+            sql.SQL("{} text").format(sql.Identifier(column.json_key)) for column in columns
+        )
+        return sql.SQL("copy_lines AS l, json_to_record(l.doc::json) AS r({})").format(definitions)
+
+    def _insert_statement(self, dataset: Dataset, columns: list[Column]) -> sql.Composed:
+        guards = [guard for column in columns if (guard := column.guard()) is not None]
+        condition = sql.SQL(" AND ").join(
+            [sql.SQL("l.file_no <> ALL(%(excluded)s)"), sql.SQL("json_typeof(l.doc::json) = 'object'")]
+            + guards
+        )
+        return sql.SQL(
+            "INSERT INTO {table} ({columns}, {load_id}) SELECT {values}, %(load_id)s FROM {source}"
+            " WHERE {condition}"
+        ).format(
+            table=sql.Identifier(dataset.staging_table),
+            columns=sql.SQL(", ").join(sql.Identifier(column.name) for column in columns),
+            load_id=sql.Identifier(LOAD_ID_COLUMN),
+            values=sql.SQL(", ").join(column.typed() for column in columns),
+            source=self._record_source(columns),
+            condition=condition,
+        )
+
+    def _diagnose(
+        self, cursor: psycopg.Cursor, columns: list[Column], excluded: list[int]
+    ) -> dict[int, str]:
+        """First bad line of each bad file, with the reason; set-based and exception-free."""
+        cursor.execute(
+            "SELECT DISTINCT ON (file_no) file_no, line_no,"
+            " CASE WHEN NOT pg_input_is_valid(doc, 'json')"
+            "  THEN 'invalid JSON: ' || (pg_input_error_info(doc, 'json')).message"
+            "  ELSE 'is a JSON ' || json_typeof(doc::json) || ', not an object' END"
+            " FROM copy_lines"
+            " WHERE file_no <> ALL(%(excluded)s)"
+            "  AND (NOT pg_input_is_valid(doc, 'json') OR json_typeof(doc::json) <> 'object')"
+            " ORDER BY file_no, line_no",
+            {"excluded": excluded},
+        )
+        bad = {file_no: f"line {line_no}: {reason}" for file_no, line_no, reason in cursor}
+        problems = [
+            sql.SQL("CASE WHEN {problem} IS NOT NULL THEN {key} || ' ' || {problem} END").format(
+                problem=column.problem(), key=sql.Literal(f"field {column.json_key!r}")
+            )
+            for column in columns
+        ]
+        cursor.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON (file_no) file_no, line_no, problem FROM ("
+                " SELECT l.file_no, l.line_no, COALESCE({problems}) AS problem FROM {source}"
+                " WHERE l.file_no <> ALL(%(excluded)s)"
+                ") AS checked WHERE problem IS NOT NULL ORDER BY file_no, line_no"
+            ).format(problems=sql.SQL(", ").join(problems), source=self._record_source(columns)),
+            {"excluded": excluded + list(bad)},
+        )
+        bad.update({file_no: f"line {line_no}: {reason}" for file_no, line_no, reason in cursor})
+        return bad
+
+
+class _RowsFiltered(Exception):  # noqa: N818 - control flow inside _insert only
+    """The optimistic INSERT skipped rows that break a rule PostgreSQL does not enforce."""
+
+
+def _escape(data: bytes) -> bytes:
+    """Make raw JSON text safe as one COPY text-format field per line.
+
+    Tabs and carriage returns can only be insignificant whitespace in valid JSON, so they become
+    spaces (this also accepts CRLF files); backslashes are COPY's escape character.
+    """
+    return data.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\\", b"\\\\")
+
+
+def _unsafe_bytes(data: bytes, first_line_no: int) -> str | None:
+    """Bytes PostgreSQL text cannot hold: NUL, or anything that is not UTF-8."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line_no = first_line_no + data.count(b"\n", 0, nul)
+        return f"line {line_no}: contains a NUL byte (binary data?)"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line_no = first_line_no + data.count(b"\n", 0, error.start)
+        return f"line {line_no}: not UTF-8 text ({error.reason} at byte {error.start})"
+    return None
+
+
+def _too_large(line_no: int) -> str:
+    return f"line {line_no}: JSON object larger than Redshift's {MAX_JSON_OBJECT_BYTES} byte limit"

@@ -1,0 +1,98 @@
+"""PostgreSQL engine (psycopg 3): the local stand-in for Redshift.
+
+Runs at SERIALIZABLE isolation, as Redshift does, so concurrent stage batches meet the same
+conflicts locally as in production. COPY from S3 is emulated by ``json_copy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import psycopg
+from psycopg import IsolationLevel
+
+from sparkify_loader.sqlfiles import load_sql, schema_files, to_postgres
+from sparkify_loader.warehouse.base import FileLoad, ObjectVersion, Session, Warehouse
+from sparkify_loader.warehouse.errors import (
+    SerializationConflict,
+    TransientWarehouseError,
+    WarehouseError,
+)
+from sparkify_loader.warehouse.json_copy import S3JsonCopy
+
+if TYPE_CHECKING:
+    from sparkify_loader.datasets import Dataset
+    from sparkify_loader.events import LandedObject
+
+# One schema change at a time: two processes creating the same table race on the catalog.
+_SCHEMA_LOCK_ID = 0x5350_4B59
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Driver errors become the project's own at this boundary."""
+    try:
+        yield
+    except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as error:
+        raise SerializationConflict(str(error).strip()) from error
+    except psycopg.OperationalError as error:
+        raise TransientWarehouseError(str(error).strip()) from error
+    except psycopg.Error as error:
+        raise WarehouseError(str(error).strip()) from error
+
+
+class PostgresSession(Session):
+    def __init__(self, connection: psycopg.Connection) -> None:
+        self.connection = connection
+        self._s3_copy = S3JsonCopy(connection, boto3.client("s3"))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with _translated_errors(), self.connection.transaction():
+            yield
+
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+        with _translated_errors(), self.connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.rowcount
+
+    def query(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        with _translated_errors(), self.connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
+
+    def copy_into_staging(
+        self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str
+    ) -> dict[ObjectVersion, FileLoad]:
+        with _translated_errors():
+            return self._s3_copy.copy(dataset, objects, load_id)
+
+    def apply_schema(self) -> None:
+        with self.transaction():
+            self.execute("SELECT pg_advisory_xact_lock(%(id)s)", {"id": _SCHEMA_LOCK_ID})
+            for name in schema_files():
+                for statement in to_postgres(load_sql(name)):
+                    self.execute(statement)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class PostgresWarehouse(Warehouse):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+
+    def _open(self) -> Session:
+        with _translated_errors():
+            connection = psycopg.connect(self._url, autocommit=True)
+        # Autocommit outside explicit transaction() blocks; SERIALIZABLE inside them, as Redshift.
+        connection.isolation_level = IsolationLevel.SERIALIZABLE
+        return PostgresSession(connection)
+
+    def _is_usable(self, session: Session) -> bool:
+        assert isinstance(session, PostgresSession)
+        return not session.connection.closed and not session.connection.broken

@@ -1,0 +1,149 @@
+"""``sparkify``: run the loader locally (moto + embedded PostgreSQL) and look inside it.
+
+Commands: init, load, sql, status, down, generate. State lives in SPARKIFY_HOME
+(default ./.sparkify); services a command starts stay up until ``sparkify down``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sparkify_local import services
+from sparkify_local.home import Home
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparkify", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="start the local stack and create the schema")
+    init.set_defaults(run=_init)
+
+    load = commands.add_parser("load", help="upload files or folders and stage them")
+    load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    load.add_argument("--no-merge", action="store_true", help="stage only, do not merge")
+    load.set_defaults(run=_load)
+
+    query = commands.add_parser("sql", help="query the local warehouse")
+    query.add_argument("query")
+    query.add_argument("--csv", action="store_true", help="CSV with a header row")
+    query.set_defaults(run=_sql)
+
+    status = commands.add_parser("status", help="services, ledger and queue state")
+    status.set_defaults(run=_status)
+
+    down = commands.add_parser("down", help="stop the local services of this home")
+    down.set_defaults(run=_down)
+
+    generate = commands.add_parser("generate", help="write realistic song and log files")
+    generate.add_argument("out_dir", type=Path)
+    generate.add_argument("--events", type=int, required=True)
+    generate.add_argument("--songs", type=int, required=True)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--days", type=int, default=None)
+    generate.set_defaults(run=_generate)
+    return parser
+
+
+def _init(_args: argparse.Namespace) -> int:
+    from sparkify_local.pipeline import LocalPipeline
+
+    pipeline = LocalPipeline.start(Home.from_env())
+    print(f"local stack up: AWS at {pipeline.endpoints.aws_url}, warehouse ready")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from sparkify_local.pipeline import LocalPipeline
+
+    missing = [str(path) for path in args.paths if not path.exists()]
+    if missing:
+        print(f"no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    pipeline = LocalPipeline.start(Home.from_env())
+    summary = pipeline.load(args.paths)
+    print(summary.render())
+    if not args.no_merge:
+        print("merge: not available yet (stage only); staged rows wait in staging tables")
+    return 0 if summary.ok else 1
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from sparkify_local.pipeline import LocalPipeline
+
+    pipeline = LocalPipeline.start(Home.from_env())
+    try:
+        columns, rows = pipeline.query(args.query)
+    except Exception as error:  # report the warehouse's own message, not a traceback
+        print(f"query failed: {error}", file=sys.stderr)
+        return 1
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        _print_table(columns, rows)
+    return 0
+
+
+def _status(_args: argparse.Namespace) -> int:
+    from sparkify_local.pipeline import LocalPipeline
+
+    home = Home.from_env()
+    up = services.running(home)
+    print(f"home: {home.root}")
+    print("services: " + ", ".join(f"{name} {'up' if alive else 'down'}" for name, alive in up.items()))
+    if not all(up.values()):
+        print("(run `sparkify init` or `sparkify load` to start them)")
+        return 0
+    print(LocalPipeline.start(home).status())
+    return 0
+
+
+def _down(_args: argparse.Namespace) -> int:
+    stopped = services.down(Home.from_env())
+    print("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from sparkify_local.generate import generate
+
+    summary = generate(
+        args.out_dir, events=args.events, songs=args.songs, seed=args.seed, days=args.days,
+        progress=sys.stderr.isatty(),
+    )
+    print(
+        f"wrote {summary.song_files} song files and {summary.log_files} log files "
+        f"({summary.events} events, {summary.next_song_events} plays, "
+        f"{summary.matching_plays} matching a song, {summary.users} users) to {args.out_dir}"
+    )
+    return 0
+
+
+def _print_table(columns: list[str], rows: list[tuple]) -> None:
+    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+    print(" | ".join(name.ljust(width) for name, width in zip(columns, widths, strict=True)))
+    print("-+-".join("-" * width for width in widths))
+    for row in cells:
+        print(" | ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

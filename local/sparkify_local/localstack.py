@@ -1,0 +1,149 @@
+"""The pipeline's AWS resources on moto, wired as template.yaml wires them in AWS.
+
+Bucket -> queue notifications (prefix/suffix filters), the queue's DLQ redrive and the stage
+function's environment are all read from the template, so local and deployed cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from sparkify_local.services import Endpoints
+from sparkify_local.template import (
+    FunctionWiring,
+    bucket_notifications,
+    function_wiring,
+    load_template,
+    queue_wiring,
+    resolve_environment,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+REGION = "us-east-1"
+LANDING_BUCKET = "sparkify-landing"
+STAGE_FUNCTION = "StageFunction"
+STAGE_QUEUE = "StageQueue"
+BUCKET_RESOURCE = "LandingBucket"
+# Moto accepts any credentials; fixed fake ones guarantee no real account is ever used.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "sparkify-local",
+    "AWS_SECRET_ACCESS_KEY": "sparkify-local",
+    "AWS_SESSION_TOKEN": "sparkify-local",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def point_at_moto(endpoints: Endpoints) -> None:
+    """Route every boto3 client of this process to moto, with fake credentials."""
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ["AWS_ENDPOINT_URL"] = endpoints.aws_url
+
+
+@dataclass
+class LocalStack:
+    endpoints: Endpoints
+
+    @cached_property
+    def template(self) -> dict[str, Any]:
+        return load_template(TEMPLATE_PATH)
+
+    @cached_property
+    def s3(self) -> Any:
+        return boto3.client("s3", endpoint_url=self.endpoints.aws_url, region_name=REGION)
+
+    @cached_property
+    def sqs(self) -> Any:
+        return boto3.client("sqs", endpoint_url=self.endpoints.aws_url, region_name=REGION)
+
+    @property
+    def bucket(self) -> str:
+        return LANDING_BUCKET
+
+    def queue_name(self, logical_id: str) -> str:
+        return f"sparkify-{logical_id}"
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.sqs.get_queue_url(QueueName=self.queue_name(logical_id))["QueueUrl"]
+
+    def queue_arn(self, logical_id: str) -> str:
+        return f"arn:aws:sqs:{REGION}:123456789012:{self.queue_name(logical_id)}"
+
+    def ensure_resources(self) -> None:
+        """Create bucket, queues and notifications if missing (idempotent, cheap)."""
+        queue = queue_wiring(self.template, STAGE_QUEUE)
+        attributes = {"VisibilityTimeout": str(queue.visibility_timeout_seconds)}
+        if queue.dead_letter_logical_id:
+            self.sqs.create_queue(QueueName=self.queue_name(queue.dead_letter_logical_id))
+            dlq_arn = self.sqs.get_queue_attributes(
+                QueueUrl=self.queue_url(queue.dead_letter_logical_id), AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
+            )
+        self.sqs.create_queue(QueueName=self.queue_name(STAGE_QUEUE), Attributes=attributes)
+        try:
+            self.s3.create_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+                raise
+        configured = self.s3.get_bucket_notification_configuration(Bucket=self.bucket)
+        if configured.get("QueueConfigurations"):
+            return
+        rules = bucket_notifications(self.template, BUCKET_RESOURCE)
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": self.sqs.get_queue_attributes(
+                            QueueUrl=self.queue_url(rule.queue_logical_id),
+                            AttributeNames=["QueueArn"],
+                        )["Attributes"]["QueueArn"],
+                        "Events": list(rule.events),
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": rule.prefix},
+                                    {"Name": "suffix", "Value": rule.suffix},
+                                ]
+                            }
+                        },
+                    }
+                    for rule in rules
+                ]
+            },
+        )
+
+    def function(self, logical_id: str) -> FunctionWiring:
+        return function_wiring(self.template, logical_id)
+
+    def function_environment(self, wiring: FunctionWiring) -> dict[str, str]:
+        """The function's template environment, resolved for the local stack.
+
+        Template parameters take their defaults; the landing bucket is the local one; the
+        warehouse is the embedded PostgreSQL instead of Redshift.
+        """
+        substitutions = {
+            name: str(spec.get("Default", ""))
+            for name, spec in self.template.get("Parameters", {}).items()
+        }
+        substitutions[BUCKET_RESOURCE] = self.bucket
+        environment = resolve_environment(wiring.environment, substitutions)
+        environment.update(FAKE_CREDENTIALS)
+        environment.update(
+            WAREHOUSE_ENGINE="postgres",
+            WAREHOUSE_URL=self.endpoints.warehouse_url,
+            AWS_ENDPOINT_URL=self.endpoints.aws_url,
+            # X-Ray has no local daemon; metrics still go to the function's log as EMF.
+            POWERTOOLS_TRACE_DISABLED="true",
+        )
+        return environment

@@ -1,0 +1,226 @@
+"""The local pipeline: upload to the landing bucket, let notifications drive the real stage
+handler, and report what the ledger says about every uploaded file."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sparkify_loader.sqlfiles import bind_list
+from sparkify_loader.warehouse.postgres import PostgresWarehouse
+from sparkify_local import services
+from sparkify_local.event_source import DrainStats, SqsEventSource
+from sparkify_local.home import Home
+from sparkify_local.lambda_runtime import FunctionPool
+from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE, LocalStack, point_at_moto
+from sparkify_local.services import Endpoints
+
+LANDING_PREFIXES = ("song_data", "log_data")
+UPLOAD_THREADS = 16
+
+
+def landing_key(path: Path, folder: Path | None) -> str:
+    """The S3 key a local file lands under.
+
+    A file under a ``song_data``/``log_data`` folder keeps the path from that component on (so a
+    single file or a dataset subfolder lands where the pipeline expects it); otherwise a folder's
+    files keep their path relative to the folder.
+    """
+    parts = path.resolve().parts
+    anchors = [index for index, part in enumerate(parts) if part in LANDING_PREFIXES]
+    if anchors:
+        return "/".join(parts[anchors[-1] :])
+    if folder is not None:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    return path.name
+
+
+def files_to_upload(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(candidate for candidate in path.rglob("*") if candidate.is_file()):
+                yield file, landing_key(file, path)
+        else:
+            yield path, landing_key(path, None)
+
+
+@dataclass
+class LoadSummary:
+    uploaded: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # key, status, reason
+    not_in_ledger: list[str] = field(default_factory=list)
+    dead_letters: int = 0
+    drain: DrainStats = field(default_factory=DrainStats)
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.statuses["rejected"]
+            or self.not_in_ledger
+            or self.dead_letters
+            or self.drain.function_errors
+        )
+
+    def render(self) -> str:
+        lines = [
+            f"uploaded {self.uploaded} file(s); {self.drain.messages} notification(s) in "
+            f"{self.drain.invocations} stage invocation(s)",
+            "ledger: " + (", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "-"),
+            "rows staged: " + (", ".join(f"{n} {d}" for d, n in sorted(self.rows.items())) or "0"),
+        ]
+        if self.problems:
+            lines.append(f"files not loaded ({len(self.problems)}):")
+            lines += [f"  {status}: {key}: {reason}" for key, status, reason in self.problems]
+        if self.not_in_ledger:
+            lines.append(f"files with no ledger row ({len(self.not_in_ledger)}):")
+            lines += [f"  {key}" for key in self.not_in_ledger]
+        if self.dead_letters:
+            lines.append(f"dead-letter queue holds {self.dead_letters} message(s)")
+        for error in self.drain.function_errors:
+            lines.append(f"stage function error: {error}")
+        return "\n".join(lines)
+
+
+@dataclass
+class LocalPipeline:
+    home: Home
+    endpoints: Endpoints
+    stack: LocalStack
+    warehouse: PostgresWarehouse
+
+    @classmethod
+    def start(cls, home: Home) -> LocalPipeline:
+        endpoints = services.ensure_up(home)
+        point_at_moto(endpoints)
+        stack = LocalStack(endpoints)
+        stack.ensure_resources()
+        warehouse = PostgresWarehouse(endpoints.warehouse_url)
+        warehouse.session().apply_schema()
+        return cls(home, endpoints, stack, warehouse)
+
+    def upload(self, paths: Iterable[Path], progress: bool = True) -> dict[str, str]:
+        """Put every file into the landing bucket; return key -> etag."""
+        files = list(files_to_upload(paths))
+
+        def put(item: tuple[Path, str]) -> tuple[str, str]:
+            path, key = item
+            with path.open("rb") as body:
+                response = self.stack.s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body)
+            return key, response["ETag"].strip('"')
+
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            results = pool.map(put, files)
+            uploaded = dict(
+                tqdm(results, total=len(files), desc="upload", unit="file", disable=not progress)
+            )
+        return uploaded
+
+    def stage(self, progress: bool = True) -> DrainStats:
+        """Deliver every queued notification to the real stage handler."""
+        wiring = self.stack.function(STAGE_FUNCTION)
+        queue_url = self.stack.queue_url(STAGE_QUEUE)
+        depth = int(
+            self.stack.sqs.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]["ApproximateNumberOfMessages"]
+        )
+        bar = tqdm(total=depth, desc="stage", unit="msg", disable=not progress)
+        with FunctionPool(
+            wiring,
+            self.stack.function_environment(wiring),
+            self.home.logs / f"{STAGE_FUNCTION}.log",
+            concurrency=wiring.max_concurrency or 2,
+        ) as pool:
+            source = SqsEventSource(
+                sqs=self.stack.sqs,
+                queue_url=queue_url,
+                queue_arn=self.stack.queue_arn(STAGE_QUEUE),
+                wiring=wiring,
+                pool=pool,
+                on_batch_done=bar.update,
+            )
+            stats = source.drain()
+        bar.close()
+        return stats
+
+    def load(self, paths: Iterable[Path], progress: bool | None = None) -> LoadSummary:
+        show = progress if progress is not None else os.isatty(2)
+        uploaded = self.upload(paths, progress=show)
+        summary = LoadSummary(uploaded=len(uploaded), drain=self.stage(progress=show))
+        ledger = self.ledger_rows(uploaded)
+        for key, etag in uploaded.items():
+            row = ledger.get((key, etag))
+            if row is None:
+                summary.not_in_ledger.append(key)
+                continue
+            dataset, status, rows, error = row
+            summary.statuses[status] += 1
+            summary.rows[dataset] += rows or 0
+            if status not in ("staged", "merged"):
+                summary.problems.append((key, status, error or ""))
+        summary.dead_letters = self.dead_letter_depth()
+        return summary
+
+    def ledger_rows(self, versions: dict[str, str]) -> dict[tuple[str, str], tuple]:
+        found: dict[tuple[str, str], tuple] = {}
+        keys = list(versions)
+        session = self.warehouse.session()
+        for start in range(0, len(keys), 1000):
+            placeholders, params = bind_list("k", keys[start : start + 1000])
+            rows = session.query(
+                "SELECT key, etag, dataset, status, rows, error FROM load_ledger"
+                f" WHERE bucket = %(bucket)s AND key IN ({placeholders})",
+                {"bucket": self.stack.bucket, **params},
+            )
+            for key, etag, *rest in rows:
+                found[(key, etag)] = tuple(rest)
+        return found
+
+    def dead_letter_depth(self) -> int:
+        from sparkify_local.template import queue_wiring
+
+        dlq = queue_wiring(self.stack.template, STAGE_QUEUE).dead_letter_logical_id
+        if not dlq:
+            return 0
+        attributes = self.stack.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_url(dlq), AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def query(self, statement: str) -> tuple[list[str], list[tuple]]:
+        connection = self.warehouse.session().connection  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
+            cursor.execute(statement)  # the user's own query, run as they typed it
+            columns = [column.name for column in cursor.description or []]
+            return columns, cursor.fetchall() if cursor.description else []
+
+    def status(self) -> str:
+        session = self.warehouse.session()
+        ledger = session.query(
+            "SELECT dataset, status, COUNT(*), COALESCE(SUM(rows), 0) FROM load_ledger"
+            " GROUP BY dataset, status ORDER BY dataset, status"
+        )
+        staged = session.query(
+            "SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM staging_songs)"
+        )[0]
+        queue = self.stack.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_url(STAGE_QUEUE),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        lines = ["ledger (dataset, status, files, rows):"]
+        lines += [f"  {d:<7} {s:<11} {n:>8} {r:>10}" for d, s, n, r in ledger] or ["  (empty)"]
+        lines.append(f"staging backlog: {staged[0]} event rows, {staged[1]} song rows")
+        lines.append(
+            f"stage queue: {queue['ApproximateNumberOfMessages']} waiting, "
+            f"{queue['ApproximateNumberOfMessagesNotVisible']} in flight; "
+            f"dead-letter queue: {self.dead_letter_depth()}"
+        )
+        return "\n".join(lines)

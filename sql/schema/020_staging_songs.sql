@@ -1,0 +1,17 @@
+-- Staging for song metadata (Million Song Dataset): one row per song file, columns named as the
+-- JSON keys so Redshift's JSON 'auto' maps them. load_id names the stage transaction.
+CREATE TABLE IF NOT EXISTS staging_songs (
+    num_songs        INTEGER,
+    artist_id        VARCHAR(64),
+    artist_latitude  DOUBLE PRECISION,
+    artist_longitude DOUBLE PRECISION,
+    artist_location  VARCHAR(1024),
+    artist_name      VARCHAR(1024),
+    song_id          VARCHAR(64),
+    title            VARCHAR(1024),
+    duration         DOUBLE PRECISION,
+    year             INTEGER,
+    load_id          VARCHAR(32)
+)
+DISTSTYLE EVEN
+SORTKEY (load_id);

@@ -1,0 +1,11 @@
+-- Dimension: songs, upserted by song_id. duration in seconds with the source's precision
+-- (DOUBLE PRECISION: a DECIMAL(9) would round it and no play would ever match).
+CREATE TABLE IF NOT EXISTS songs (
+    song_id   VARCHAR(64) NOT NULL,
+    title     VARCHAR(1024),
+    artist_id VARCHAR(64),
+    year      INTEGER,
+    duration  DOUBLE PRECISION
+)
+DISTSTYLE ALL
+SORTKEY (song_id);
