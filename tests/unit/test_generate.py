@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+
 from sparkify_local.generate import GenerateSummary, generate
 
 LOG_KEYS = [

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from cfnlint.api import lint_file
+
 from sparkify_local.template import (
     FunctionWiring,
     NotificationRule,

@@ -1,8 +1,8 @@
 """S3 ObjectCreated notifications delivered through SQS, turned into landed-object records.
 
 Powertools' data classes do the parsing. Keys arrive URL-encoded (a space is ``+``, a ``+`` is
-``%2B``) and are decoded here, once. A message that is not an S3 notification at all is a poison message: it fails alone
-and reaches the DLQ after the queue's retries.
+``%2B``) and are decoded here, once. A message that is not an S3 notification at all is a poison
+message: it fails alone and reaches the DLQ after the queue's retries.
 """
 
 from __future__ import annotations

@@ -8,17 +8,15 @@ rewrites; a sort key becomes an index, the closest PostgreSQL has to a zone-mapp
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from collections.abc import Sequence
 from pathlib import Path
 
 _SQL_ROOT = Path(str(resources.files("sparkify_loader") / "sql"))
 
 _CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
-_SORTKEY = re.compile(
-    r"\s*(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*\(([^)]*)\)", re.IGNORECASE
-)
+_SORTKEY = re.compile(r"\s*(?:COMPOUND\s+|INTERLEAVED\s+)?SORTKEY\s*\(([^)]*)\)", re.IGNORECASE)
 _DISTSTYLE = re.compile(r"\s*DISTSTYLE\s+(?:EVEN|ALL|KEY|AUTO)\b", re.IGNORECASE)
 _DISTKEY = re.compile(r"\s*\bDISTKEY\b(?:\s*\([^)]*\))?", re.IGNORECASE)
 _ENCODE = re.compile(r"\s+ENCODE\s+\w+", re.IGNORECASE)

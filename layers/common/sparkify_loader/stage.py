@@ -57,7 +57,9 @@ def stage_sqs_event(
     for message_id, reason in batch.malformed.items():
         logger.error("malformed message", extra={"message_id": message_id, "reason": reason})
     if batch.unknown_prefix:
-        logger.info("skipped keys outside the landing prefixes", extra={"keys": batch.unknown_prefix})
+        logger.info(
+            "skipped keys outside the landing prefixes", extra={"keys": batch.unknown_prefix}
+        )
     if batch.objects:
         try:
             report = stage_batch(
@@ -146,23 +148,25 @@ def stage_batch(
         report = StageReport(load_id=uuid.uuid4().hex, attempts=attempt)
         try:
             with session.transaction():
-                _stage_in_transaction(
-                    session, objects, superseded, report, rejected_by_copy, now()
-                )
+                _stage_in_transaction(session, objects, superseded, report, rejected_by_copy, now())
             report.duplicates += repeats
             return report
         except RetryWithout as retry:
             # The engine's transaction was spoiled by bad files (Redshift): run it again
             # without them. Each round removes at least one file, so this ends.
             rejected_by_copy.update(retry.rejections)
-            logger.info("rerunning stage transaction without rejected files", extra={
-                "rejected": [key for _, key, _ in retry.rejections]})
+            logger.info(
+                "rerunning stage transaction without rejected files",
+                extra={"rejected": [key for _, key, _ in retry.rejections]},
+            )
         except SerializationConflict as conflict:
             if attempt == max_attempts:
                 raise
             delay = min(0.05 * 2**attempt, 2.0)
-            logger.warning("serialization conflict, retrying", extra={
-                "attempt": attempt, "delay_s": delay, "error": str(conflict)})
+            logger.warning(
+                "serialization conflict, retrying",
+                extra={"attempt": attempt, "delay_s": delay, "error": str(conflict)},
+            )
             report.attempts = attempt
             sleep(delay)
     raise TransientError(f"stage transaction did not settle in {max_attempts} attempts")

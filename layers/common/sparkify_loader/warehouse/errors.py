@@ -19,7 +19,7 @@ class SerializationConflict(TransientWarehouseError):
     """A concurrent transaction won under serializable isolation (Redshift 1023, PG 40001)."""
 
 
-class RetryWithout(WarehouseError):  # noqa: N818 - it is an instruction, not a failure
+class RetryWithout(WarehouseError):
     """The engine found bad files after its transaction was spoiled (Redshift COPY aborts the
     whole transaction): the caller reruns the transaction without these files."""
 

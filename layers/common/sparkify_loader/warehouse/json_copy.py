@@ -95,7 +95,8 @@ class Column:
         if self.data_type.startswith("timestamp"):
             return sql.SQL(
                 "CASE WHEN NOT pg_input_is_valid({0}, 'bigint') "
-                "THEN 'is not epoch milliseconds: ' || (pg_input_error_info({0}, 'bigint')).message "
+                "THEN 'is not epoch milliseconds: ' "
+                "|| (pg_input_error_info({0}, 'bigint')).message "
                 "WHEN {0}::bigint NOT BETWEEN {1} AND {2} "
                 "THEN 'is outside the TIMESTAMP range (years 1 to 9999)' END"
             ).format(value, sql.Literal(EPOCH_MS_MIN), sql.Literal(EPOCH_MS_MAX))
@@ -150,7 +151,9 @@ class S3JsonCopy:
             if code in _S3_GONE:
                 return FileLoad("missing", 0, "the object was deleted before it could be loaded")
             if code in _S3_CHANGED:
-                return FileLoad("superseded", 0, "the key was overwritten before this version loaded")
+                return FileLoad(
+                    "superseded", 0, "the key was overwritten before this version loaded"
+                )
             raise TransientError(f"S3 GetObject {obj.key!r} failed: {code}") from error
         except BotoCoreError as error:
             raise TransientError(f"S3 GetObject {obj.key!r} failed: {error}") from error
@@ -224,8 +227,8 @@ class S3JsonCopy:
 
     def _prepare_lines_table(self) -> None:
         self._connection.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS copy_lines (file_no integer, line_no integer, doc text)"
-            " ON COMMIT DELETE ROWS"
+            "CREATE TEMP TABLE IF NOT EXISTS copy_lines"
+            " (file_no integer, line_no integer, doc text) ON COMMIT DELETE ROWS"
         )
         self._connection.execute("TRUNCATE copy_lines")
 
@@ -273,7 +276,7 @@ class S3JsonCopy:
                 if cursor.rowcount != expected:
                     raise _RowsFiltered
             return {}
-        except (_RowsFiltered, psycopg.errors.DataException, psycopg.errors.InvalidParameterValue):
+        except (_RowsFiltered, psycopg.DataError):  # SQLSTATE class 22: a value did not fit
             pass
         bad = self._diagnose(cursor, columns, excluded)
         if not bad:
@@ -301,10 +304,8 @@ class S3JsonCopy:
 
     def _insert_statement(self, dataset: Dataset, columns: list[Column]) -> sql.Composed:
         guards = [guard for column in columns if (guard := column.guard()) is not None]
-        condition = sql.SQL(" AND ").join(
-            [sql.SQL("l.file_no <> ALL(%(excluded)s)"), sql.SQL("json_typeof(l.doc::json) = 'object'")]
-            + guards
-        )
+        # json_to_record raises on a line that is not an object: the diagnosis names it.
+        condition = sql.SQL(" AND ").join([sql.SQL("l.file_no <> ALL(%(excluded)s)"), *guards])
         return sql.SQL(
             "INSERT INTO {table} ({columns}, {load_id}) SELECT {values}, %(load_id)s FROM {source}"
             " WHERE {condition}"
@@ -321,15 +322,16 @@ class S3JsonCopy:
         self, cursor: psycopg.Cursor, columns: list[Column], excluded: list[int]
     ) -> dict[int, str]:
         """First bad line of each bad file, with the reason; set-based and exception-free."""
+        # CASE, not OR: SQL does not promise to evaluate OR's operands left to right.
         cursor.execute(
-            "SELECT DISTINCT ON (file_no) file_no, line_no,"
-            " CASE WHEN NOT pg_input_is_valid(doc, 'json')"
+            "SELECT DISTINCT ON (file_no) file_no, line_no, problem FROM ("
+            " SELECT file_no, line_no, CASE"
+            "  WHEN NOT pg_input_is_valid(doc, 'json')"
             "  THEN 'invalid JSON: ' || (pg_input_error_info(doc, 'json')).message"
-            "  ELSE 'is a JSON ' || json_typeof(doc::json) || ', not an object' END"
-            " FROM copy_lines"
-            " WHERE file_no <> ALL(%(excluded)s)"
-            "  AND (NOT pg_input_is_valid(doc, 'json') OR json_typeof(doc::json) <> 'object')"
-            " ORDER BY file_no, line_no",
+            "  WHEN json_typeof(doc::json) <> 'object'"
+            "  THEN 'is a JSON ' || json_typeof(doc::json) || ', not an object' END AS problem"
+            " FROM copy_lines WHERE file_no <> ALL(%(excluded)s)"
+            ") AS checked WHERE problem IS NOT NULL ORDER BY file_no, line_no",
             {"excluded": excluded},
         )
         bad = {file_no: f"line {line_no}: {reason}" for file_no, line_no, reason in cursor}
@@ -352,7 +354,7 @@ class S3JsonCopy:
         return bad
 
 
-class _RowsFiltered(Exception):  # noqa: N818 - control flow inside _insert only
+class _RowsFiltered(Exception):
     """The optimistic INSERT skipped rows that break a rule PostgreSQL does not enforce."""
 
 
