@@ -1,6 +1,6 @@
 """``sparkify``: run the loader locally (moto + embedded PostgreSQL) and look inside it.
 
-Commands: init, load, sql, status, down, generate. State lives in SPARKIFY_HOME
+Commands: init, load, merge, sql, status, down, generate. State lives in SPARKIFY_HOME
 (default ./.sparkify); services a command starts stay up until ``sparkify down``.
 """
 
@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.add_argument("--no-merge", action="store_true", help="stage only, do not merge")
     load.set_defaults(run=_load)
+
+    merge = commands.add_parser("merge", help="run the merge state machine once and follow it")
+    merge.add_argument("--dry-run", action="store_true", help="report what would change")
+    merge.set_defaults(run=_merge)
 
     query = commands.add_parser("sql", help="query the local warehouse")
     query.add_argument("query")
@@ -77,9 +81,27 @@ def _load(args: argparse.Namespace) -> int:
     pipeline = LocalPipeline.start(Home.from_env())
     summary = pipeline.load(args.paths)
     print(summary.render())
-    if not args.no_merge:
-        print("merge: not available yet (stage only); staged rows wait in staging tables")
-    return 0 if summary.ok else 1
+    if args.no_merge:
+        print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
+        return 0 if summary.ok else 1
+    outcome = pipeline.merge()
+    print(outcome.render())
+    return 0 if summary.ok and outcome.ok else 1
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from sparkify_local.merge_runner import describe_result
+    from sparkify_local.pipeline import LocalPipeline
+
+    pipeline = LocalPipeline.start(Home.from_env())
+    outcome = pipeline.merge(
+        dry_run=args.dry_run,
+        on_state=lambda name, result: print(f"  {name:<14} {describe_result(result)}", flush=True),
+    )
+    print(f"merge execution {outcome.execution_arn.rsplit(':', 1)[-1]}: {outcome.status}")
+    if outcome.error:
+        print(f"  error: {outcome.error}")
+    return 0 if outcome.ok else 1
 
 
 def _sql(args: argparse.Namespace) -> int:

@@ -34,6 +34,8 @@ LANDING_BUCKET = "sparkify-landing"
 STAGE_FUNCTION = "StageFunction"
 STAGE_QUEUE = "StageQueue"
 BUCKET_RESOURCE = "LandingBucket"
+STATE_MACHINE = "MergeStateMachine"
+ACCOUNT_ID = "123456789012"
 MAX_POOL_CONNECTIONS = 32
 # Moto accepts any credentials; fixed fake ones guarantee no real account is ever used.
 FAKE_CREDENTIALS = {
@@ -83,7 +85,46 @@ class LocalStack:
         return self.sqs.get_queue_url(QueueName=self.queue_name(logical_id))["QueueUrl"]
 
     def queue_arn(self, logical_id: str) -> str:
-        return f"arn:aws:sqs:{REGION}:123456789012:{self.queue_name(logical_id)}"
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.queue_name(logical_id)}"
+
+    @cached_property
+    def sfn(self) -> Any:
+        return boto3.client(
+            "stepfunctions", endpoint_url=self.endpoints.aws_url, region_name=REGION
+        )
+
+    def function_arn(self, logical_id: str) -> str:
+        # The logical id is the local function name; the dispatcher maps it back.
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+
+    def state_machine_definition(self) -> str:
+        """The ASL file with its DefinitionSubstitutions resolved for the local stack."""
+        properties = self.template["Resources"][STATE_MACHINE]["Properties"]
+        definition = (TEMPLATE_PATH.parent / properties["DefinitionUri"]).read_text()
+        for name, value in properties.get("DefinitionSubstitutions", {}).items():
+            if not (isinstance(value, dict) and "Fn::GetAtt" in value):
+                raise ValueError(f"local runtime cannot resolve substitution {name}: {value!r}")
+            resource, attribute = value["Fn::GetAtt"]
+            if attribute != "Arn":
+                raise ValueError(f"local runtime resolves only Arn attributes, not {attribute}")
+            definition = definition.replace("${" + name + "}", self.function_arn(resource))
+        return definition
+
+    def ensure_state_machine(self) -> str:
+        """Create the merge state machine, or bring its definition up to date; return its ARN."""
+        name = f"sparkify-{STATE_MACHINE}"
+        definition = self.state_machine_definition()
+        for machine in self.sfn.list_state_machines()["stateMachines"]:
+            if machine["name"] == name:
+                self.sfn.update_state_machine(
+                    stateMachineArn=machine["stateMachineArn"], definition=definition
+                )
+                return machine["stateMachineArn"]
+        return self.sfn.create_state_machine(
+            name=name,
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/sparkify-merge-state-machine",
+        )["stateMachineArn"]
 
     def ensure_resources(self) -> None:
         """Create bucket, queues and notifications if missing (idempotent, cheap)."""

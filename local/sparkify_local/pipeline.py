@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -19,6 +20,7 @@ from sparkify_local.event_source import DrainStats, SqsEventSource
 from sparkify_local.home import Home
 from sparkify_local.lambda_runtime import FunctionPool
 from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE, LocalStack, point_at_moto
+from sparkify_local.merge_runner import MergeOutcome, run_merge
 from sparkify_local.services import Endpoints
 
 LANDING_PREFIXES = ("song_data", "log_data")
@@ -168,6 +170,14 @@ class LocalPipeline:
                 summary.problems.append((key, status, error or ""))
         summary.dead_letters = self.dead_letter_depth()
         return summary
+
+    def merge(
+        self, dry_run: bool = False, on_state: Callable[[str, Any], None] | None = None
+    ) -> MergeOutcome:
+        """Run the merge state machine once (on moto's interpreter) and wait for it."""
+        return run_merge(
+            self.stack, {"dry_run": True} if dry_run else {}, on_state or (lambda *_: None)
+        )
 
     def ledger_rows(self, versions: dict[str, str]) -> dict[tuple[str, str], tuple]:
         found: dict[tuple[str, str], tuple] = {}

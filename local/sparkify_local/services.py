@@ -94,7 +94,15 @@ def _start_moto(home: Home) -> dict[str, int]:
     port = _free_port()
     log = open(home.logs / "moto.log", "ab")  # noqa: SIM115 - handed to the child process
     process = subprocess.Popen(
-        [sys.executable, "-m", "sparkify_local.motoserver", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "sparkify_local.motoserver",
+            "--port",
+            str(port),
+            "--home",
+            str(home.root),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -4,6 +4,8 @@ CREATE TABLE IF NOT EXISTS songs (
     song_id   VARCHAR(64) NOT NULL,
     title     VARCHAR(1024),
     artist_id VARCHAR(64),
+    -- The artist as credited on this song (MSD spellings vary per song): plays match on it.
+    artist_name VARCHAR(1024),
     year      INTEGER,
     duration  DOUBLE PRECISION
 )

@@ -3,4 +3,7 @@
 SELECT key, etag
 FROM load_ledger
 WHERE bucket = %(bucket)s
-  AND key IN ({keys});
+  AND key IN ({keys})
+  -- A version recorded missing or superseded was never loaded; if the same bytes are uploaded
+  -- again (same etag), that upload's event must load them, not be skipped as a duplicate.
+  AND status NOT IN ('missing', 'superseded');

@@ -78,6 +78,20 @@ def _statements(node: Any) -> Iterator[dict[str, Any]]:
             yield from _statements(item)
 
 
+# CloudWatch Logs delivery for Step Functions logging: these actions accept only Resource "*"
+# (Step Functions developer guide, "IAM policies for logging to CloudWatch Logs").
+ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -107,10 +121,14 @@ def test_allow_statements_have_no_wildcard_action_or_resource(template: dict[str
         assert "NotAction" not in statement, statement
         for action in _as_list(statement["Action"]):
             assert action != "*" and not str(action).endswith(":*"), statement
-        # And a resource wildcard only ever stands for the keys under a fixed prefix
+        # And a resource wildcard only ever stands for the keys under a fixed prefix, except for
+        # actions AWS documents as having no resource-level permissions at all
+        actions = set(_as_list(statement["Action"]))
         for resource in _as_list(statement.get("Resource", [])):
             text = resource.get("Fn::Sub", resource) if isinstance(resource, dict) else resource
-            if isinstance(text, str) and "*" in text:
+            if text == "*":
+                assert actions <= ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS, statement
+            elif isinstance(text, str) and "*" in text:
                 assert re.fullmatch(r".+/[\w.-]+/\*", text), statement
 
 

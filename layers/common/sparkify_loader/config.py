@@ -68,6 +68,13 @@ class StageSettings(WarehouseSettings):
         return self
 
 
+class MergeSettings(WarehouseSettings):
+    """Settings of the merge function."""
+
+    # A lease outlives any healthy step (each step renews it) but not a crashed run for long.
+    merge_lease_seconds: int = Field(default=900, ge=5, le=86_400)
+
+
 def _require(settings: BaseSettings, *names: str) -> None:
     missing = [name.upper() for name in names if not getattr(settings, name)]
     if missing:
@@ -93,3 +100,9 @@ def load_settings(settings_type: type[SettingsT]) -> SettingsT:
 def stage_settings() -> StageSettings:
     """The stage function's settings, validated once per process (cold start)."""
     return load_settings(StageSettings)
+
+
+@cache
+def merge_settings() -> MergeSettings:
+    """The merge function's settings, validated once per process (cold start)."""
+    return load_settings(MergeSettings)

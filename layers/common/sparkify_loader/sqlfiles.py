@@ -82,3 +82,8 @@ def bind_rows(prefix: str, rows: Sequence[Sequence[object]]) -> tuple[str, dict[
         tuples.append(f"({placeholders})")
         params.update(row_params)
     return ", ".join(tuples), params
+
+
+def sql_dir_files(folder: str) -> list[str]:
+    """The .sql file names of one folder under sql/, sorted."""
+    return sorted(path.name for path in (_SQL_ROOT / folder).glob("*.sql"))

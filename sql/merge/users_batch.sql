@@ -1,0 +1,22 @@
+-- De-duplicated users of the merge: each user's latest event by ts, unless the warehouse already
+-- holds a later one (an older file arriving late must not overwrite the level).
+CREATE TEMP TABLE users_batch AS
+SELECT b.user_id,
+       CASE WHEN u.level_ts > b.ts THEN u.first_name ELSE b.first_name END AS first_name,
+       CASE WHEN u.level_ts > b.ts THEN u.last_name ELSE b.last_name END AS last_name,
+       CASE WHEN u.level_ts > b.ts THEN u.gender ELSE b.gender END AS gender,
+       CASE WHEN u.level_ts > b.ts THEN u.level ELSE b.level END AS level,
+       CASE WHEN u.level_ts > b.ts THEN u.level_ts ELSE b.ts END AS level_ts
+FROM (
+    SELECT e.user_id, e.first_name, e.last_name, e.gender, e.level, e.ts,
+           ROW_NUMBER() OVER (
+               PARTITION BY e.user_id
+               ORDER BY e.ts DESC, l.staged_at DESC, e.session_id DESC, e.item_in_session DESC
+           ) AS recency
+    FROM staging_events AS e
+    JOIN ({claimed_loads}) AS l ON l.load_id = e.load_id
+    WHERE e.user_id IS NOT NULL
+      AND e.ts IS NOT NULL
+) AS b
+LEFT JOIN users AS u ON u.user_id = b.user_id
+WHERE b.recency = 1;
