@@ -57,3 +57,52 @@ def sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def sample_counts(sample_dir: Path) -> RawCounts:
     return count_raw(sample_dir)
+
+
+@dataclass(frozen=True)
+class ExpectedStar:
+    """The star schema a correct loader builds from raw files, computed without project code."""
+
+    songplays: frozenset[tuple[int, int, int | None]]  # sessionId, itemInSession, userId
+    user_levels: dict[int, str]  # level of each user's latest event by ts
+    song_ids: frozenset[str]
+    artist_ids: frozenset[str]
+    start_times_ms: frozenset[int]
+    matched_plays: int
+
+
+def expected_star(folders: list[Path]) -> ExpectedStar:
+    events: list[dict] = []
+    songs: list[dict] = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.json")):
+            text = path.read_text(encoding="utf-8")
+            if "song_data" in path.parts:
+                songs.append(json.loads(text))
+            else:
+                events += [json.loads(line) for line in text.splitlines() if line.strip()]
+    plays = {}
+    for event in events:
+        if event["page"] == "NextSong":
+            user = int(event["userId"]) if event["userId"] else None
+            plays[(event["sessionId"], event["itemInSession"], user)] = event
+    latest: dict[int, dict] = {}
+    for event in events:
+        if event["userId"]:
+            user = int(event["userId"])
+            if user not in latest or event["ts"] > latest[user]["ts"]:
+                latest[user] = event
+    catalogue = {(s["title"], s["artist_name"], round(s["duration"] * 1000)) for s in songs}
+    matched = sum(
+        1
+        for play in plays.values()
+        if (play["song"], play["artist"], round(play["length"] * 1000)) in catalogue
+    )
+    return ExpectedStar(
+        songplays=frozenset(plays),
+        user_levels={user: event["level"] for user, event in latest.items()},
+        song_ids=frozenset(s["song_id"] for s in songs),
+        artist_ids=frozenset(s["artist_id"] for s in songs),
+        start_times_ms=frozenset(play["ts"] for play in plays.values()),
+        matched_plays=matched,
+    )

@@ -22,6 +22,7 @@ from sparkify_local.lambda_runtime import FunctionPool
 from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE, LocalStack, point_at_moto
 from sparkify_local.merge_runner import MergeOutcome, run_merge
 from sparkify_local.services import Endpoints
+from sparkify_local.template import FunctionWiring
 
 LANDING_PREFIXES = ("song_data", "log_data")
 UPLOAD_THREADS = 16
@@ -97,6 +98,7 @@ class LocalPipeline:
     endpoints: Endpoints
     stack: LocalStack
     warehouse: PostgresWarehouse
+    _pools: dict[str, FunctionPool] = field(default_factory=dict)
 
     @classmethod
     def start(cls, home: Home) -> LocalPipeline:
@@ -134,24 +136,34 @@ class LocalPipeline:
                 QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]["ApproximateNumberOfMessages"]
         )
-        bar = tqdm(total=depth, desc="stage", unit="msg", disable=not progress)
-        with FunctionPool(
-            wiring,
-            self.stack.function_environment(wiring),
-            self.home.logs / f"{STAGE_FUNCTION}.log",
-            concurrency=wiring.max_concurrency or 2,
-        ) as pool:
+        with tqdm(total=depth, desc="stage", unit="msg", disable=not progress) as bar:
             source = SqsEventSource(
                 sqs=self.stack.sqs,
                 queue_url=queue_url,
                 queue_arn=self.stack.queue_arn(STAGE_QUEUE),
                 wiring=wiring,
-                pool=pool,
+                pool=self._stage_pool(wiring),
                 on_batch_done=bar.update,
             )
-            stats = source.drain()
-        bar.close()
-        return stats
+            return source.drain()
+
+    def _stage_pool(self, wiring: FunctionWiring) -> FunctionPool:
+        # Warm execution environments are kept for the pipeline's lifetime, as Lambda keeps them.
+        if self._pools.get(STAGE_FUNCTION) is None:
+            self._pools[STAGE_FUNCTION] = FunctionPool(
+                wiring,
+                self.stack.function_environment(wiring),
+                self.home.logs / f"{STAGE_FUNCTION}.log",
+                concurrency=wiring.max_concurrency or 2,
+            )
+        return self._pools[STAGE_FUNCTION]
+
+    def close(self) -> None:
+        """Shut the warm function environments and the warehouse session down."""
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        self.warehouse.close()
 
     def load(self, paths: Iterable[Path], progress: bool | None = None) -> LoadSummary:
         show = progress if progress is not None else os.isatty(2)

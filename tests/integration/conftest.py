@@ -39,7 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     saved = dict(os.environ)
     pipeline = LocalPipeline.start(home)
     yield pipeline
-    pipeline.warehouse.close()
+    pipeline.close()
     services.down(home)
     os.environ.clear()
     os.environ.update(saved)

@@ -17,12 +17,15 @@ with the field and the reason, and the INSERT runs again without those files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.response import StreamingBody
 from psycopg import sql
 
 from sparkify_loader.datasets import MAX_JSON_OBJECT_BYTES, Dataset
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
 
 LOAD_ID_COLUMN = "load_id"
 CHUNK_BYTES = 1 << 20
+# Objects up to this size are read whole by the prefetching threads; larger ones are streamed.
+PREFETCH_MAX_BYTES = 1 << 20
+PREFETCH_AHEAD = 8
 # TIMESTAMP values Redshift's COPY can hold, as epoch milliseconds: years 1 to 9999.
 EPOCH_MS_MIN = -62_135_596_800_000
 EPOCH_MS_MAX = 253_402_300_799_999
@@ -130,8 +136,8 @@ class S3JsonCopy:
         outcomes: dict[int, FileLoad] = {}
         with self._connection.cursor() as cursor:
             with cursor.copy("COPY copy_lines (file_no, line_no, doc) FROM STDIN") as copy:
-                for file_no, obj in enumerate(objects):
-                    outcomes[file_no] = self._stream_object(copy, file_no, obj, dataset)
+                for file_no, (obj, opened) in enumerate(self._prefetched(objects)):
+                    outcomes[file_no] = self._write_object(copy, file_no, obj, opened, dataset)
             bad = self._insert(cursor, dataset, columns, outcomes, load_id)
             for file_no, reason in bad.items():
                 outcomes[file_no] = FileLoad.rejected(reason)
@@ -139,9 +145,28 @@ class S3JsonCopy:
 
     # -- reading S3 ---------------------------------------------------------------------------
 
-    def _stream_object(
-        self, copy: psycopg.Copy, file_no: int, obj: LandedObject, dataset: Dataset
-    ) -> FileLoad:
+    def _prefetched(
+        self, objects: Sequence[LandedObject]
+    ) -> Iterator[tuple[LandedObject, FileLoad | bytes | StreamingBody]]:
+        """The objects in order, fetched a few ahead by a thread pool.
+
+        A batch is mostly small files (one song each), where S3's per-request latency, not
+        bandwidth, is the cost; a bounded look-ahead hides it and bounds memory at
+        PREFETCH_AHEAD small bodies. Large objects are opened ahead but streamed in order.
+        """
+        with ThreadPoolExecutor(PREFETCH_AHEAD) as readers:
+            pending: deque[tuple[LandedObject, Future[FileLoad | bytes | StreamingBody]]] = deque()
+            for obj in objects:
+                pending.append((obj, readers.submit(self._fetch, obj)))
+                if len(pending) >= PREFETCH_AHEAD:
+                    obj_ahead, future = pending.popleft()
+                    yield obj_ahead, future.result()
+            while pending:
+                obj_ahead, future = pending.popleft()
+                yield obj_ahead, future.result()
+
+    def _fetch(self, obj: LandedObject) -> FileLoad | bytes | StreamingBody:
+        """GET one object version: its bytes when small, else its open stream, or why not."""
         try:
             # IfMatch pins the version the event announced: if the key was overwritten since,
             # that newer version's own event will load it.
@@ -157,14 +182,37 @@ class S3JsonCopy:
             raise TransientError(f"S3 GetObject {obj.key!r} failed: {code}") from error
         except BotoCoreError as error:
             raise TransientError(f"S3 GetObject {obj.key!r} failed: {error}") from error
+        if obj.size > PREFETCH_MAX_BYTES:
+            return body
         try:
-            if dataset.one_object_per_file:
-                return self._write_document(copy, file_no, body.read(MAX_JSON_OBJECT_BYTES + 1))
-            return self._write_lines(copy, file_no, body.iter_chunks(CHUNK_BYTES))
+            return body.read(MAX_JSON_OBJECT_BYTES + 1)
         except (ClientError, BotoCoreError) as error:
             raise TransientError(f"S3 read of {obj.key!r} failed: {error}") from error
         finally:
             body.close()
+
+    def _write_object(
+        self,
+        copy: psycopg.Copy,
+        file_no: int,
+        obj: LandedObject,
+        opened: FileLoad | bytes | StreamingBody,
+        dataset: Dataset,
+    ) -> FileLoad:
+        if isinstance(opened, FileLoad):
+            return opened
+        if isinstance(opened, bytes):
+            if dataset.one_object_per_file:
+                return self._write_document(copy, file_no, opened)
+            return self._write_lines(copy, file_no, [opened])
+        try:
+            if dataset.one_object_per_file:
+                return self._write_document(copy, file_no, opened.read(MAX_JSON_OBJECT_BYTES + 1))
+            return self._write_lines(copy, file_no, opened.iter_chunks(CHUNK_BYTES))
+        except (ClientError, BotoCoreError) as error:
+            raise TransientError(f"S3 read of {obj.key!r} failed: {error}") from error
+        finally:
+            opened.close()
 
     def _write_document(self, copy: psycopg.Copy, file_no: int, data: bytes) -> FileLoad:
         if len(data) > MAX_JSON_OBJECT_BYTES:

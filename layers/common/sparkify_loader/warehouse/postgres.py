@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import psycopg
+from botocore.config import Config
 from psycopg import IsolationLevel
 
 from sparkify_loader.sqlfiles import load_sql, schema_files, to_postgres
@@ -21,7 +22,7 @@ from sparkify_loader.warehouse.errors import (
     TransientWarehouseError,
     WarehouseError,
 )
-from sparkify_loader.warehouse.json_copy import S3JsonCopy
+from sparkify_loader.warehouse.json_copy import PREFETCH_AHEAD, S3JsonCopy
 
 if TYPE_CHECKING:
     from sparkify_loader.datasets import Dataset
@@ -47,7 +48,9 @@ def _translated_errors() -> Iterator[None]:
 class PostgresSession(Session):
     def __init__(self, connection: psycopg.Connection) -> None:
         self.connection = connection
-        self._s3_copy = S3JsonCopy(connection, boto3.client("s3"))
+        # One pooled connection per prefetching thread of the COPY emulation.
+        s3 = boto3.client("s3", config=Config(max_pool_connections=PREFETCH_AHEAD * 2))
+        self._s3_copy = S3JsonCopy(connection, s3)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

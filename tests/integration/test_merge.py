@@ -1,0 +1,188 @@
+"""The merge state machine (real ASL on moto's interpreter, real handlers, real SQL) builds
+the star schema a correct loader must build, computed independently from the raw files."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sparkify_local.generate import generate
+from sparkify_local.pipeline import LocalPipeline
+from tests.conftest import expected_star
+
+EPOCH = datetime(1970, 1, 1)
+STAR_COLUMNS = {
+    # Every column but the bookkeeping merge_id, which names the run that wrote the row.
+    "songplays": "songplay_id, start_time, user_id, level, song_id, artist_id, session_id,"
+    " location, user_agent, item_in_session, song_title, artist_name, song_length",
+    "users": "user_id, first_name, last_name, gender, level, level_ts",
+    "songs": "song_id, title, artist_id, artist_name, year, duration",
+    "artists": "artist_id, name, location, latitude, longitude",
+    "time": "start_time, hour, day, week, month, year, weekday",
+}
+
+
+def star_snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
+    session = pipeline.warehouse.session()
+    return {
+        table: sorted(session.query(f"SELECT {columns} FROM {table}"), key=repr)
+        for table, columns in STAR_COLUMNS.items()
+    }
+
+
+def load_and_merge(pipeline: LocalPipeline, *paths: Path) -> None:
+    summary = pipeline.load(list(paths), progress=False)
+    assert summary.ok, summary.render()
+    outcome = pipeline.merge()
+    assert outcome.ok, outcome.render()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("generated")
+    generate(out, events=3000, songs=300, seed=11, days=4)
+    return out
+
+
+def assert_star_matches_raw(pipeline: LocalPipeline, folders: list[Path]) -> None:
+    expected = expected_star(folders)
+    session = pipeline.warehouse.session()
+    plays = session.query("SELECT session_id, item_in_session, user_id FROM songplays")
+    assert len(plays) == len(expected.songplays)
+    assert set(plays) == expected.songplays
+    assert dict(session.query("SELECT user_id, level FROM users")) == expected.user_levels
+    assert {r[0] for r in session.query("SELECT song_id FROM songs")} == expected.song_ids
+    assert {r[0] for r in session.query("SELECT artist_id FROM artists")} == expected.artist_ids
+    times = session.query("SELECT start_time FROM time")
+    assert len(times) == len(expected.start_times_ms)
+    assert {(t - EPOCH) // timedelta(milliseconds=1) for (t,) in times} == expected.start_times_ms
+    (matched,) = session.query("SELECT COUNT(*) FROM songplays WHERE song_id IS NOT NULL")[0]
+    assert matched == expected.matched_plays
+
+
+def test_real_sample_builds_the_exact_star_schema(
+    pipeline: LocalPipeline, sample_dir: Path
+) -> None:
+    # Given the real sample
+    # When it is loaded and merged
+    load_and_merge(pipeline, sample_dir)
+
+    # Then every table holds exactly what the raw files say, and staging is empty again
+    assert_star_matches_raw(pipeline, [sample_dir])
+    session = pipeline.warehouse.session()
+    assert session.query("SELECT COUNT(*) FROM staging_events")[0][0] == 0
+    assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
+
+
+def test_generated_set_builds_the_exact_star_schema(
+    pipeline: LocalPipeline, generated: Path
+) -> None:
+    # Given a generated set with plays that match songs and users who change level
+    # When it is loaded and merged
+    load_and_merge(pipeline, generated)
+
+    # Then the star schema equals the independent computation, matches included
+    assert_star_matches_raw(pipeline, [generated])
+    assert expected_star([generated]).matched_plays > 0
+
+
+def test_logs_arriving_newest_day_first_end_in_the_same_tables(
+    pipeline: LocalPipeline, generated: Path, tmp_path: Path
+) -> None:
+    # Given the tables built by loading everything at once
+    load_and_merge(pipeline, generated)
+    reference = star_snapshot(pipeline)
+    from tests.integration.conftest import reset
+
+    reset(pipeline)
+
+    # When songs come first and then each day's log arrives newest first, a merge after each
+    load_and_merge(pipeline, generated / "song_data")
+    for day in sorted((generated / "log_data").rglob("*.json"), reverse=True):
+        load_and_merge(pipeline, day)
+
+    # Then every row equals the all-at-once run (users keep their latest level)
+    assert star_snapshot(pipeline) == reference
+
+
+def test_songs_arriving_after_their_plays_are_matched_later(
+    pipeline: LocalPipeline, generated: Path
+) -> None:
+    # Given the all-at-once tables
+    load_and_merge(pipeline, generated)
+    reference = star_snapshot(pipeline)
+    from tests.integration.conftest import reset
+
+    reset(pipeline)
+
+    # When the logs are merged first (no song matches yet) and the songs arrive afterwards
+    load_and_merge(pipeline, generated / "log_data")
+    (unmatched_before,) = pipeline.warehouse.session().query(
+        "SELECT COUNT(*) FROM songplays WHERE song_id IS NOT NULL"
+    )[0]
+    load_and_merge(pipeline, generated / "song_data")
+
+    # Then the earlier plays were re-matched and the tables equal the all-at-once run
+    assert unmatched_before == 0
+    assert star_snapshot(pipeline) == reference
+
+
+def test_the_same_data_loaded_twice_changes_nothing(
+    pipeline: LocalPipeline, sample_dir: Path, tmp_path: Path
+) -> None:
+    # Given the sample loaded and merged
+    load_and_merge(pipeline, sample_dir)
+    reference = star_snapshot(pipeline)
+
+    # When the same files arrive again under other keys (new objects, same rows) and merge
+    copy = tmp_path / "again"
+    shutil.copytree(sample_dir / "log_data", copy / "log_data" / "replayed")
+    load_and_merge(pipeline, copy)
+
+    # Then no row was added or changed
+    assert star_snapshot(pipeline) == reference
+
+
+def test_merge_with_nothing_staged_succeeds_quickly(pipeline: LocalPipeline) -> None:
+    # Given an empty pipeline
+    # When a merge runs
+    outcome = pipeline.merge()
+
+    # Then it succeeds at the lease, saying there was nothing to do
+    assert outcome.ok
+    names = [name for name, _ in outcome.states]
+    assert "NothingToDo" in names and "Dimensions" not in names
+    lease = dict(outcome.states)["Lease"]
+    assert lease == {"acquired": False, "reason": "nothing staged", "files": 0, "loads": 0}
+
+
+def test_dry_run_reports_the_changes_and_changes_nothing(
+    pipeline: LocalPipeline, sample_dir: Path
+) -> None:
+    # Given the sample staged, not merged
+    assert pipeline.load([sample_dir], progress=False).ok
+    before = star_snapshot(pipeline)
+
+    # When a dry run executes
+    outcome = pipeline.merge(dry_run=True)
+
+    # Then it reports what a merge would insert, and nothing changed
+    assert outcome.ok, outcome.render()
+    report = dict(outcome.states)["DryRun"]
+    counts = {table["table"]: table["inserted"] for table in report["tables"]}
+    expected = expected_star([sample_dir])
+    assert counts["songplays"] == len(expected.songplays)
+    assert counts["users"] == len(expected.user_levels)
+    assert star_snapshot(pipeline) == before
+    statuses = pipeline.warehouse.session().query("SELECT DISTINCT status FROM load_ledger")
+    assert statuses == [("staged",)]
+
+    # And the real merge then inserts exactly those counts
+    real = pipeline.merge()
+    touched = {r["table"]: r["inserted"] for _, r in real.states if r and "inserted" in r}
+    branches = dict(real.states)["Dimensions"]["branches"]
+    touched.update({b["table"]: b["inserted"] for b in branches})
+    assert touched == counts
