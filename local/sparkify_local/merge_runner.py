@@ -70,7 +70,9 @@ def run_merge(
             if "output" in described:
                 outcome.output = json.loads(described["output"])
             if described["status"] != "SUCCEEDED":
-                outcome.error = _failure(events) or described.get("cause")
+                # The step's own error, as RecordFailure stored it, says more than "MergeFailed".
+                recorded = dict(outcome.states).get("RecordFailure") or {}
+                outcome.error = recorded.get("error") or _failure(events) or described.get("cause")
             if len(_history(stack, execution)) == seen:
                 return outcome
             continue

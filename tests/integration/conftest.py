@@ -30,6 +30,8 @@ TABLES = (
     "songs",
     "artists",
     "time",
+    "merge_lease",
+    "merge_runs",
 )
 
 

@@ -1,0 +1,204 @@
+"""A merge that dies anywhere and runs again ends in the same tables as an uninterrupted run.
+
+Crashes are injected by the local Lambda dispatcher (faults.json in the home): the step's
+handler runs and commits, then its invocation dies before the state machine hears back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from sparkify_loader.config import MergeSettings
+from sparkify_loader.merge import Merge
+from sparkify_local.pipeline import LocalPipeline
+from tests.integration.conftest import reset, write
+from tests.integration.test_merge import star_snapshot
+
+
+@pytest.fixture(scope="module")
+def reference(stack: LocalPipeline, sample_dir: Path) -> dict[str, list[tuple]]:
+    """The star schema of an uninterrupted load + merge of the real sample."""
+    reset(stack)
+    assert stack.load([sample_dir], progress=False).ok
+    assert stack.merge().ok
+    snapshot = star_snapshot(stack)
+    reset(stack)
+    return snapshot
+
+
+def inject(pipeline: LocalPipeline, *faults: dict) -> None:
+    (pipeline.home.root / "faults.json").write_text(json.dumps(list(faults)))
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(stack: LocalPipeline):
+    yield
+    (stack.home.root / "faults.json").unlink(missing_ok=True)
+
+
+def assert_converged(pipeline: LocalPipeline, reference: dict) -> None:
+    assert star_snapshot(pipeline) == reference
+    session = pipeline.warehouse.session()
+    assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
+    assert session.query("SELECT COUNT(*) FROM staging_events")[0][0] == 0
+    assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0
+
+
+STEPS = [
+    {"step": "upsert", "table": "users"},
+    {"step": "upsert", "table": "songs"},
+    {"step": "upsert", "table": "artists"},
+    {"step": "upsert", "table": "time"},
+    {"step": "upsert", "table": "songplays"},
+    {"step": "rematch"},
+    {"step": "quality"},
+    {"step": "finalize"},
+]
+
+
+@pytest.mark.parametrize("match", STEPS, ids=lambda m: "-".join(m.values()))
+def test_merge_killed_after_a_step_converges_when_run_again(
+    pipeline: LocalPipeline, sample_dir: Path, reference: dict, match: dict
+) -> None:
+    # Given the sample staged, and a crash planned right after this step commits
+    assert pipeline.load([sample_dir], progress=False).ok
+    inject(pipeline, {"function": "MergeFunction", "when": "after", "match": match})
+
+    # When the merge runs (and dies there), then runs again
+    crashed = pipeline.merge()
+    rerun = pipeline.merge()
+
+    # Then the crashed run failed and released its lease; the rerun ends where a clean run ends
+    assert crashed.status == "FAILED"
+    assert "InjectedFault" in (crashed.error or ""), crashed.render()
+    assert rerun.ok, rerun.render()
+    assert_converged(pipeline, reference)
+
+
+def test_merge_killed_after_taking_the_lease_resumes_once_the_lease_expires(
+    pipeline: LocalPipeline, sample_dir: Path, reference: dict
+) -> None:
+    # Given the sample staged, and a crash right after the lease step commits (no Catch runs)
+    assert pipeline.load([sample_dir], progress=False).ok
+    inject(pipeline, {"function": "MergeFunction", "when": "after", "match": {"step": "lease"}})
+    crashed = pipeline.merge()
+    assert crashed.status == "FAILED"
+
+    # When another merge runs while the dead run's lease is still valid
+    blocked = pipeline.merge()
+
+    # Then it exits as a no-op, naming the holder
+    assert blocked.ok
+    assert "holds the lease" in dict(blocked.states)["Lease"]["reason"]
+
+    # And once the lease has expired, a merge takes over the dead run's loads and converges
+    pipeline.warehouse.session().execute(
+        "UPDATE merge_lease SET expires_at = expires_at - INTERVAL '1 day'"
+    )
+    assert pipeline.merge().ok
+    assert_converged(pipeline, reference)
+
+
+def test_two_executions_at_once_merge_once(
+    pipeline: LocalPipeline, sample_dir: Path, reference: dict
+) -> None:
+    # Given the sample staged
+    assert pipeline.load([sample_dir], progress=False).ok
+
+    # When two executions start at the same moment
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(pipeline.merge())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then both succeed, exactly one of them merged, and the tables are the clean run's
+    assert [outcome.ok for outcome in outcomes] == [True, True]
+    merged = [o for o in outcomes if "Finalize" in dict(o.states)]
+    assert len(merged) == 1
+    assert_converged(pipeline, reference)
+
+
+def test_a_file_landing_during_a_merge_waits_for_the_next_one(
+    pipeline: LocalPipeline, sample_dir: Path, reference: dict, tmp_path: Path
+) -> None:
+    # Given the sample's songs and first two days staged, and a merge that has taken its lease
+    days = sorted((sample_dir / "log_data").rglob("*.json"))
+    assert pipeline.load([sample_dir / "song_data", *days[:-1]], progress=False).ok
+    merge = Merge(
+        pipeline.warehouse.session(),
+        MergeSettings(warehouse_engine="postgres", warehouse_url="unused"),
+    )
+    lease = merge.lease()
+
+    # When the last day lands and is staged while that merge runs its steps
+    assert pipeline.load([days[-1]], progress=False).ok
+    for table in ("users", "songs", "artists", "time", "songplays"):
+        merge.upsert(table, lease["merge_id"])
+    merge.rematch(lease["merge_id"])
+    merge.quality(lease["merge_id"])
+    merge.finalize(lease["merge_id"])
+
+    # Then the late file is still staged, untouched by that merge
+    late_key = "log_data/" + days[-1].relative_to(sample_dir / "log_data").as_posix()
+    session = pipeline.warehouse.session()
+    assert session.query(
+        "SELECT status, merge_id FROM load_ledger WHERE key = %(k)s", {"k": late_key}
+    ) == [("staged", None)]
+
+    # And the next merge takes it, ending in the clean run's tables
+    assert pipeline.merge().ok
+    assert_converged(pipeline, reference)
+
+
+def test_a_failed_quality_check_fails_the_run_and_keeps_the_loads(
+    pipeline: LocalPipeline, tmp_path: Path
+) -> None:
+    # Given a staged play, and its start time already twice in the time dimension (a corrupted
+    # warehouse: keys are not enforced on Redshift)
+    event = {
+        "artist": "A",
+        "auth": "Logged In",
+        "firstName": "Ada",
+        "gender": "F",
+        "itemInSession": 0,
+        "lastName": "L",
+        "length": 1.0,
+        "level": "free",
+        "location": "X",
+        "method": "PUT",
+        "page": "NextSong",
+        "registration": 1.0,
+        "sessionId": 1,
+        "song": "S",
+        "status": 200,
+        "ts": 1541121934796,
+        "userAgent": "UA",
+        "userId": "42",
+    }
+    write(tmp_path / "log_data" / "day.json", json.dumps(event))
+    assert pipeline.load([tmp_path], progress=False).ok
+    session = pipeline.warehouse.session()
+    for _ in range(2):
+        session.execute(
+            "INSERT INTO time (start_time, hour) VALUES"
+            " (TIMESTAMP '1970-01-01' + INTERVAL '1541121934796 milliseconds', 1)"
+        )
+
+    # When the merge runs
+    outcome = pipeline.merge()
+
+    # Then it fails naming the check, the file stays staged for the next run, the lease is free
+    assert outcome.status == "FAILED"
+    assert "QualityCheckFailedError" in (outcome.error or ""), outcome.render()
+    assert "duplicate_time=1" in (outcome.error or "")
+    assert session.query("SELECT status FROM load_ledger") == [("staged",)]
+    assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0
+    assert session.query("SELECT status, error LIKE '%%duplicate_time=1%%' FROM merge_runs") == [
+        ("failed", True)
+    ]
