@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/sparkify generate $(SAMPLE) --events 20000 --songs 2000 --seed 42
 	$(BIN)/sparkify load $(SAMPLE)
+	$(BIN)/sparkify report
 	$(BIN)/sparkify status
 
 test: lint

@@ -1,6 +1,6 @@
 """``sparkify``: run the loader locally (moto + embedded PostgreSQL) and look inside it.
 
-Commands: init, load, merge, sql, status, down, generate. State lives in SPARKIFY_HOME
+Commands: init, load, merge, report, sql, status, down, generate. State lives in SPARKIFY_HOME
 (default ./.sparkify); services a command starts stay up until ``sparkify down``.
 """
 
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("query")
     query.add_argument("--csv", action="store_true", help="CSV with a header row")
     query.set_defaults(run=_sql)
+
+    report = commands.add_parser("report", help="the analysts' questions, from the star schema")
+    report.set_defaults(run=_report)
 
     status = commands.add_parser("status", help="services, ledger and queue state")
     status.set_defaults(run=_status)
@@ -118,6 +121,20 @@ def _sql(args: argparse.Namespace) -> int:
         writer.writerow(columns)
         writer.writerows(rows)
     else:
+        _print_table(columns, rows)
+    return 0
+
+
+def _report(_args: argparse.Namespace) -> int:
+    from sparkify_loader.sqlfiles import load_sql, sql_dir_files
+    from sparkify_local.pipeline import LocalPipeline
+
+    pipeline = LocalPipeline.start(Home.from_env())
+    for name in sql_dir_files("analytics"):
+        statement = load_sql(f"analytics/{name}")
+        title = statement.splitlines()[0].removeprefix("--").strip()
+        columns, rows = pipeline.query(statement)
+        print(f"\n== {title}")
         _print_table(columns, rows)
     return 0
 

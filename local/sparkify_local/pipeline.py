@@ -240,6 +240,17 @@ class LocalPipeline:
         lines = ["ledger (dataset, status, files, rows):"]
         lines += [f"  {d:<7} {s:<11} {n:>8} {r:>10}" for d, s, n, r in ledger] or ["  (empty)"]
         lines.append(f"staging backlog: {staged[0]} event rows, {staged[1]} song rows")
+        runs = session.query(
+            "SELECT merge_id, started_at, finished_at, status, files, error FROM merge_runs"
+            " ORDER BY started_at DESC LIMIT 5"
+        )
+        lines.append("last merges (newest first):" if runs else "no merge has run yet")
+        for merge_id, started, finished, status, files, error in runs:
+            took = f"{(finished - started).total_seconds():.1f}s" if finished else "running"
+            lines.append(
+                f"  {started:%Y-%m-%d %H:%M:%S} {status:<9} {files} files, {took}, {merge_id}"
+                + (f"\n    {error[:200]}" if error else "")
+            )
         lines.append(
             f"stage queue: {queue['ApproximateNumberOfMessages']} waiting, "
             f"{queue['ApproximateNumberOfMessagesNotVisible']} in flight; "
