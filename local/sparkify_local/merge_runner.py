@@ -21,6 +21,7 @@ class MergeOutcome:
     status: str
     execution_arn: str
     states: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # state name -> time spent in it
     output: dict[str, Any] | None = None
     error: str | None = None
 
@@ -53,11 +54,19 @@ def run_merge(
     )["executionArn"]
     outcome = MergeOutcome(status="RUNNING", execution_arn=execution)
     seen = 0
+    entered: dict[str, datetime] = {}
     deadline = time.monotonic() + MERGE_TIMEOUT_S
     while True:
         events = _history(stack, execution)
         for event in events[seen:]:
+            entered_state = event.get("stateEnteredEventDetails")
+            if entered_state:
+                entered[entered_state["name"]] = event["timestamp"]
             exited = event.get("stateExitedEventDetails")
+            if exited and exited["name"] in entered:
+                outcome.seconds[exited["name"]] = (
+                    event["timestamp"] - entered[exited["name"]]
+                ).total_seconds()
             if exited:
                 result = _state_result(exited)
                 outcome.states.append((exited["name"], result))

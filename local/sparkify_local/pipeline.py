@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from sparkify_loader.sqlfiles import bind_list
+from sparkify_loader.sqlfiles import bind_list, schema_tables
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local import services
 from sparkify_local.event_source import DrainStats, SqsEventSource
@@ -22,7 +22,7 @@ from sparkify_local.lambda_runtime import FunctionPool
 from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE, LocalStack, point_at_moto
 from sparkify_local.merge_runner import MergeOutcome, run_merge
 from sparkify_local.services import Endpoints
-from sparkify_local.template import FunctionWiring
+from sparkify_local.template import FunctionWiring, queue_wiring
 
 LANDING_PREFIXES = ("song_data", "log_data")
 UPLOAD_THREADS = 16
@@ -158,6 +158,29 @@ class LocalPipeline:
             )
         return self._pools[STAGE_FUNCTION]
 
+    def reset(self) -> None:
+        """Empty the landing bucket, the queues and every table: a clean local pipeline."""
+        s3, sqs = self.stack.s3, self.stack.sqs
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.stack.bucket):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=self.stack.bucket, Delete={"Objects": keys})
+        dlq = queue_wiring(self.stack.template, STAGE_QUEUE).dead_letter_logical_id
+        for queue in filter(None, (STAGE_QUEUE, dlq)):
+            queue_url = self.stack.queue_url(queue)
+            # PurgeQueue is allowed once a minute (moto enforces it too): receive and delete.
+            while messages := sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+            ).get("Messages", []):
+                sqs.delete_message_batch(
+                    QueueUrl=queue_url,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                        for index, message in enumerate(messages)
+                    ],
+                )
+        self.warehouse.session().execute("TRUNCATE " + ", ".join(schema_tables()))
+
     def close(self) -> None:
         """Shut the warm function environments and the warehouse session down."""
         for pool in self._pools.values():
@@ -207,8 +230,6 @@ class LocalPipeline:
         return found
 
     def dead_letter_depth(self) -> int:
-        from sparkify_local.template import queue_wiring
-
         dlq = queue_wiring(self.stack.template, STAGE_QUEUE).dead_letter_logical_id
         if not dlq:
             return 0

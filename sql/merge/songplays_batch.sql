@@ -3,13 +3,13 @@
 CREATE TEMP TABLE songplays_batch AS
 SELECT p.songplay_id, p.start_time, p.user_id, p.level, m.song_id, m.artist_id, p.session_id,
        p.location, p.user_agent, p.item_in_session, p.song_title, p.artist_name, p.song_length
-FROM ({batch_plays}) AS p
+FROM plays_batch AS p
 LEFT JOIN (
     SELECT songplay_id, song_id, artist_id
     FROM (
         SELECT bp.songplay_id, s.song_id, s.artist_id,
                ROW_NUMBER() OVER (PARTITION BY bp.songplay_id ORDER BY s.song_id) AS rank
-        FROM ({batch_plays}) AS bp
+        FROM plays_batch AS bp
         JOIN songs AS s
           ON s.title = bp.song_title
          AND s.artist_name = bp.artist_name

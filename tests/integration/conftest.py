@@ -17,22 +17,7 @@ from sparkify_loader.observability import metrics
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local import services
 from sparkify_local.home import Home
-from sparkify_local.localstack import STAGE_QUEUE
 from sparkify_local.pipeline import LocalPipeline
-from sparkify_local.template import queue_wiring
-
-TABLES = (
-    "staging_events",
-    "staging_songs",
-    "load_ledger",
-    "songplays",
-    "users",
-    "songs",
-    "artists",
-    "time",
-    "merge_lease",
-    "merge_runs",
-)
 
 
 @pytest.fixture(scope="session")
@@ -55,29 +40,7 @@ def pipeline(stack: LocalPipeline) -> LocalPipeline:
 
 
 def reset(stack: LocalPipeline) -> None:
-    s3, sqs = stack.stack.s3, stack.stack.sqs
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.stack.bucket):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=stack.stack.bucket, Key=obj["Key"])
-    dlq = queue_wiring(stack.stack.template, STAGE_QUEUE).dead_letter_logical_id
-    for queue in (STAGE_QUEUE, dlq):
-        if queue:
-            _empty_queue(sqs, stack.stack.queue_url(queue))
-    session = stack.warehouse.session()
-    session.execute("TRUNCATE " + ", ".join(TABLES))
-
-
-def _empty_queue(sqs: object, queue_url: str) -> None:
-    # PurgeQueue is limited to once a minute (moto enforces it too): receive and delete instead.
-    while messages := sqs.receive_message(  # type: ignore[attr-defined]
-        QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
-    ).get("Messages", []):
-        sqs.delete_message_batch(  # type: ignore[attr-defined]
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ],
-        )
+    stack.reset()
 
 
 @pytest.fixture

@@ -105,23 +105,26 @@ class Merge:
             self._session.execute(load_sql("merge/lease/take.sql"), params)
             self._session.execute(load_sql("merge/lease/claim_loads.sql"), params)
             self._session.execute(load_sql("merge/lease/run_started.sql"), params)
+        for table in ("events", "songs"):
+            self._session.execute(load_sql(f"merge/analyze_staging_{table}.sql"))
         logger.info("merge lease taken", extra={"merge_id": merge_id, "files": files})
         return {"acquired": True, "merge_id": merge_id, "files": files, "loads": loads}
 
     @contextmanager
-    def _leased_transaction(self, merge_id: str) -> Iterator[None]:
-        """A transaction that first proves (and extends) this merge's lease."""
+    def _leased_transaction(self, merge_id: str, *, renew: bool = True) -> Iterator[None]:
+        """A transaction that first proves (and, in sequential steps, extends) the lease."""
         now = self._now()
+        params = {
+            "merge_id": merge_id,
+            "now": now,
+            "expires_at": now + timedelta(seconds=self._settings.merge_lease_seconds),
+        }
         with self._session.transaction():
-            renewed = self._session.execute(
-                load_sql("merge/lease/renew.sql"),
-                {
-                    "merge_id": merge_id,
-                    "now": now,
-                    "expires_at": now + timedelta(seconds=self._settings.merge_lease_seconds),
-                },
-            )
-            if renewed != 1:
+            if renew:
+                held = self._session.execute(load_sql("merge/lease/renew.sql"), params)
+            else:
+                held = self._session.query(load_sql("merge/lease/check.sql"), params)[0][0]
+            if held != 1:
                 raise LeaseLostError(f"merge {merge_id} no longer holds the lease")
             yield
 
@@ -129,14 +132,17 @@ class Merge:
 
     def upsert(self, table: str, merge_id: str) -> dict[str, Any]:
         """MERGE one table from its de-duplicated batch; report inserted and updated rows."""
-        with self._leased_transaction(merge_id):
+        # Dimensions run side by side: they only check the lease, the later steps renew it.
+        with self._leased_transaction(merge_id, renew=table not in DIMENSIONS):
             return self._upsert(UPSERTS[table], merge_id)
 
     def _upsert(self, upsert: Upsert, merge_id: str) -> dict[str, Any]:
         params = {"merge_id": merge_id}
         names = {"batch_table": upsert.batch_table, "target": upsert.target, "key": upsert.key}
-        self._session.execute(_fill(load_sql("merge/drop_batch_table.sql"), names))
-        self._session.execute(merge_sql(f"merge/{upsert.batch_table}.sql"), params)
+        # The fact's batch joins the plays twice (plays, song candidates): build them once.
+        if upsert.target == "songplays":
+            self._build_batch("plays_batch", merge_id)
+        self._build_batch(upsert.batch_table, merge_id)
         (rows,) = self._session.query(_fill(load_sql("merge/count_batch.sql"), names))[0]
         (matched,) = self._session.query(_fill(load_sql("merge/count_matched.sql"), names))[0]
         self._session.execute(merge_sql(f"merge/{upsert.target}.sql"), params)
@@ -146,6 +152,13 @@ class Merge:
             "inserted": rows - matched,
             "updated": matched,
         }
+
+    def _build_batch(self, batch_table: str, merge_id: str) -> None:
+        """(Re)create one temp batch table from its SQL file, with fresh statistics."""
+        names = {"batch_table": batch_table}
+        self._session.execute(_fill(load_sql("merge/drop_batch_table.sql"), names))
+        self._session.execute(merge_sql(f"merge/{batch_table}.sql"), {"merge_id": merge_id})
+        self._session.execute(_fill(load_sql("merge/analyze_batch.sql"), names))
 
     def rematch(self, merge_id: str) -> dict[str, Any]:
         """Match earlier song-less plays against this merge's songs."""
@@ -157,10 +170,7 @@ class Merge:
         (new_songs,) = self._session.query(merge_sql("merge/count_claimed_songs.sql"), params)[0]
         if new_songs == 0:
             return {"table": "songplays", "rematched": 0, "reason": "no new songs"}
-        self._session.execute(
-            _fill(load_sql("merge/drop_batch_table.sql"), {"batch_table": "rematch_batch"})
-        )
-        self._session.execute(merge_sql("merge/rematch_batch.sql"), params)
+        self._build_batch("rematch_batch", merge_id)
         rematched = self._session.execute(merge_sql("merge/rematch.sql"), params)
         return {"table": "songplays", "rematched": rematched}
 
@@ -178,6 +188,7 @@ class Merge:
         return {"checks": checks}
 
     def _quality(self, merge_id: str) -> dict[str, int]:
+        self._build_batch("plays_batch", merge_id)
         return {
             name.removesuffix(".sql"): self._session.query(
                 merge_sql(f"merge/quality/{name}"), {"merge_id": merge_id}

@@ -42,6 +42,15 @@ def schema_files() -> list[str]:
     return sorted(f"schema/{path.name}" for path in (_SQL_ROOT / "schema").glob("*.sql"))
 
 
+def schema_tables() -> list[str]:
+    """The names of the tables sql/schema creates, in creation order."""
+    return [
+        match.group(1)
+        for name in schema_files()
+        if (match := _CREATE_TABLE.search(load_sql(name))) is not None
+    ]
+
+
 def to_postgres(statement: str) -> list[str]:
     """Rewrite one Redshift DDL statement into the PostgreSQL statements it stands for.
 

@@ -3,7 +3,7 @@
 SELECT COUNT(*) FROM (
     SELECT s.songplay_id
     FROM songplays AS s
-    WHERE s.songplay_id IN (SELECT p.songplay_id FROM ({batch_plays}) AS p)
+    WHERE s.songplay_id IN (SELECT p.songplay_id FROM plays_batch AS p)
     GROUP BY s.songplay_id
     HAVING COUNT(*) > 1
 ) AS duplicates;

@@ -2,7 +2,7 @@
 SELECT COUNT(*) FROM (
     SELECT t.start_time
     FROM time AS t
-    WHERE t.start_time IN (SELECT p.start_time FROM ({batch_plays}) AS p)
+    WHERE t.start_time IN (SELECT p.start_time FROM plays_batch AS p)
     GROUP BY t.start_time
     HAVING COUNT(*) > 1
 ) AS duplicates;

@@ -1,0 +1,160 @@
+"""Merge benchmark: the state machine against the old approach, and cost that follows the batch.
+
+Measured in one run on the local stack (moto + embedded PostgreSQL), with generated data:
+
+- ``merge_seconds``: the merge state machine (real ASL on moto, real handlers) merging a whole
+  generated set into an empty star schema; ``seed_merge_seconds``: the old approach (classic
+  ``INSERT ... SELECT DISTINCT``, sql/bench) on the same staging rows into empty tables.
+- ``incremental_small_seconds`` / ``incremental_large_seconds``: one 10,000-event batch merged
+  into an empty warehouse / into the warehouse holding the whole set (>= 1,000,000 songplays;
+  ``--quick`` keeps it >= 10x the batch); ``rebuild_seconds``: the old approach rebuilding that
+  large warehouse from all its staging rows to take in the same batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sparkify_loader.sqlfiles import load_sql
+from sparkify_local.generate import generate
+from sparkify_local.pipeline import LocalPipeline
+
+BATCH_EVENTS = 10_000
+
+
+@dataclass(frozen=True)
+class MergeBenchSizes:
+    set_events: int
+    set_songs: int
+    set_days: int
+    batch_events: int = BATCH_EVENTS
+
+
+FULL = MergeBenchSizes(set_events=1_300_000, set_songs=2_000, set_days=30)
+QUICK = MergeBenchSizes(set_events=130_000, set_songs=500, set_days=10)
+
+
+def run_merge_bench(
+    pipeline: LocalPipeline, workdir: Path, *, quick: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    sizes = QUICK if quick else FULL
+    big = workdir / "merge-set"
+    batch = workdir / "merge-batch"
+    _generate_once(
+        big,
+        sizes.set_events,
+        sizes.set_songs,
+        seed=101,
+        days=sizes.set_days,
+        start=date(2018, 11, 1),
+        progress=progress,
+    )
+    # The batch is one later day: new sessions and plays, users who already exist.
+    _generate_once(
+        batch,
+        sizes.batch_events,
+        0,
+        seed=202,
+        days=1,
+        start=date(2018, 11, 1 + sizes.set_days),
+        progress=progress,
+    )
+    session = pipeline.warehouse.session()
+    results: dict[str, Any] = {
+        "merge_set_events": sizes.set_events,
+        "merge_batch_events": sizes.batch_events,
+    }
+
+    # 1. The batch into an empty warehouse.
+    pipeline.reset()
+    _stage(pipeline, batch, progress)
+    results["incremental_small_seconds"] = _timed_merge(pipeline)
+
+    # 2. The whole set: the old approach, then the state machine, on the same staging rows.
+    pipeline.reset()
+    _stage(pipeline, big, progress)
+    _keep_staging_copy(session, "bench_all_", create=True)
+    results["seed_merge_seconds"] = _old_approach(session, prefix="seed_", source="")
+    results["merge_seconds"] = _timed_merge(pipeline)
+    results["warehouse_songplays"] = session.query("SELECT COUNT(*) FROM songplays")[0][0]
+
+    # 3. The same batch into the large warehouse, and the old approach rebuilding it instead.
+    _stage(pipeline, batch, progress)
+    _keep_staging_copy(session, "bench_all_", create=False)
+    results["incremental_large_seconds"] = _timed_merge(pipeline)
+    results["rebuild_seconds"] = _old_approach(session, prefix="rebuild_", source="bench_all_")
+    for table in ("staging_events", "staging_songs"):
+        session.execute(f"DROP TABLE IF EXISTS bench_all_{table}")
+
+    results["merge_to_seed_ratio"] = results["merge_seconds"] / results["seed_merge_seconds"]
+    results["incremental_large_to_small_ratio"] = (
+        results["incremental_large_seconds"] / results["incremental_small_seconds"]
+    )
+    results["rebuild_to_incremental_ratio"] = (
+        results["rebuild_seconds"] / results["incremental_large_seconds"]
+    )
+    return results
+
+
+def _generate_once(out: Path, events: int, songs: int, **options: Any) -> None:
+    marker = out.parent / f"{out.name}.complete"  # beside the folder: never uploaded
+    if marker.exists():
+        return
+    generate(
+        out,
+        events=events,
+        songs=songs,
+        seed=options["seed"],
+        days=options["days"],
+        start_date=options["start"],
+        progress=options["progress"],
+    )
+    marker.touch()
+
+
+def _stage(pipeline: LocalPipeline, folder: Path, progress: bool) -> None:
+    summary = pipeline.load([folder], progress=progress)
+    if not summary.ok:
+        raise RuntimeError(f"benchmark data did not stage cleanly:\n{summary.render()}")
+
+
+def _timed_merge(pipeline: LocalPipeline) -> float:
+    started = time.perf_counter()
+    outcome = pipeline.merge()
+    elapsed = time.perf_counter() - started
+    if not outcome.ok:
+        raise RuntimeError(f"benchmark merge failed:\n{outcome.render()}")
+    return elapsed
+
+
+def _keep_staging_copy(session: Any, prefix: str, *, create: bool) -> None:
+    """Keep every staged row for the rebuild: the merge removes what it merged."""
+    for table in ("staging_events", "staging_songs"):
+        if create:
+            session.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
+            session.execute(f"CREATE TABLE {prefix}{table} AS SELECT * FROM {table}")
+        else:
+            session.execute(f"INSERT INTO {prefix}{table} SELECT * FROM {table}")
+
+
+def _old_approach(session: Any, *, prefix: str, source: str) -> float:
+    """Time the classic INSERT ... SELECT DISTINCT into empty copies of the star schema."""
+
+    def statements(name: str) -> list[str]:
+        text = load_sql(f"bench/{name}").replace("{prefix}", prefix).replace("{source}", source)
+        return [part for part in text.split(";") if part.strip()]
+
+    for statement in statements("seed_drop.sql") + statements("seed_tables.sql"):
+        session.execute(statement)
+    started = time.perf_counter()
+    with session.transaction():
+        for statement in statements("seed_insert.sql"):
+            session.execute(statement)
+    elapsed = time.perf_counter() - started
+    for statement in statements("seed_drop.sql"):
+        session.execute(statement)
+    return elapsed
