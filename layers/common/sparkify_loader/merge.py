@@ -295,6 +295,8 @@ def run_merge_step(
     else:
         raise UnknownStepError(f"unknown merge step {step!r}")
     add_dimension("Step", str(step))
+    if step == "upsert":
+        add_dimension("Table", str(event["table"]))
     add_metric(
         name=MetricName.STEP_DURATION_MS,
         unit="Milliseconds",
