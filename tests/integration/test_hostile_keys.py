@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sparkify_loader.sqlfiles import schema_tables
 from sparkify_local.pipeline import LocalPipeline
-from tests.integration.conftest import TABLES, write
+from tests.integration.conftest import write
 
 HOSTILE_NAMES = [
     "it's.json",
@@ -117,6 +118,6 @@ def test_sql_in_a_value_is_stored_as_plain_text(pipeline: LocalPipeline, tmp_pat
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
     }
-    assert set(TABLES) <= existing
+    assert set(schema_tables()) <= existing
     (ledger_rows,) = session.query("SELECT COUNT(*) FROM load_ledger")[0]
     assert ledger_rows == len(HOSTILE_VALUES) + 1
