@@ -13,6 +13,8 @@ Measured in one run on the local stack (moto + embedded PostgreSQL), with genera
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sparkify_loader.sqlfiles import load_sql
+from sparkify_local import services
 from sparkify_local.generate import generate
+from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
 
 BATCH_EVENTS = 10_000
@@ -158,3 +162,56 @@ def _old_approach(session: Any, *, prefix: str, source: str) -> float:
     for statement in statements("seed_drop.sql"):
         session.execute(statement)
     return elapsed
+
+
+TARGETS = (
+    ("merge_to_seed_ratio", "merge_seconds / seed_merge_seconds", "<=", 1.5),
+    ("incremental_large_to_small_ratio", "incremental_large / incremental_small", "<=", 2.0),
+    ("rebuild_to_incremental_ratio", "rebuild_seconds / incremental_large", ">=", 20.0),
+)
+
+
+def run_merge_bench_in(home: Home, *, quick: bool, progress: bool) -> dict[str, Any]:
+    """The merge benchmark in a dedicated home (own moto + PostgreSQL), wiped before and after."""
+    services.down(home)
+    shutil.rmtree(home.root, ignore_errors=True)
+    saved_environment = dict(os.environ)  # LocalPipeline.start points boto3 at moto
+    try:
+        pipeline = LocalPipeline.start(home)
+        try:
+            # A warm-up merge: the merge function's execution environments start cold.
+            pipeline.merge()
+            return run_merge_bench(pipeline, home.root / "data", quick=quick, progress=progress)
+        finally:
+            pipeline.close()
+    finally:
+        services.down(home)
+        os.environ.clear()
+        os.environ.update(saved_environment)
+        shutil.rmtree(home.pg_data, ignore_errors=True)
+
+
+def render_merge(results: dict[str, Any]) -> str:
+    r = results
+    lines = [
+        "",
+        f"merge benchmark: set of {r['merge_set_events']:,} events "
+        f"({r['warehouse_songplays']:,} songplays), batch of {r['merge_batch_events']:,} events",
+        f"  merge_seconds              {r['merge_seconds']:8.2f} s  state machine, whole set",
+        f"  seed_merge_seconds         {r['seed_merge_seconds']:8.2f} s  old INSERT ... SELECT "
+        "DISTINCT, same staging rows",
+        f"  incremental_small_seconds  {r['incremental_small_seconds']:8.2f} s  batch into an "
+        "empty warehouse",
+        f"  incremental_large_seconds  {r['incremental_large_seconds']:8.2f} s  batch into the "
+        "large warehouse",
+        f"  rebuild_seconds            {r['rebuild_seconds']:8.2f} s  old approach rebuilding "
+        "the large warehouse",
+    ]
+    for key, label, direction, target in TARGETS:
+        value = r[key]
+        met = value <= target if direction == "<=" else value >= target
+        lines.append(
+            f"  {label:<38} {value:6.2f}  (target {direction} {target:g}: "
+            f"{'met' if met else 'NOT met'})"
+        )
+    return "\n".join(lines)

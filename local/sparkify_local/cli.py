@@ -1,7 +1,7 @@
 """``sparkify``: run the loader locally (moto + embedded PostgreSQL) and look inside it.
 
-Commands: init, load, merge, report, sql, status, down, generate. State lives in SPARKIFY_HOME
-(default ./.sparkify); services a command starts stay up until ``sparkify down``.
+Commands: init, load, merge, report, sql, status, down, generate, bench. State lives in
+SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until ``sparkify down``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
 
     down = commands.add_parser("down", help="stop the local services of this home")
     down.set_defaults(run=_down)
+
+    bench = commands.add_parser("bench", help="measure stage and merge against references")
+    bench.add_argument("--quick", action="store_true", help="smaller data sets (minutes)")
+    bench.add_argument("--out", type=Path, default=None, metavar="FILE.json")
+    bench.set_defaults(run=_bench)
 
     generate = commands.add_parser("generate", help="write realistic song and log files")
     generate.add_argument("out_dir", type=Path)
@@ -159,6 +164,13 @@ def _status(_args: argparse.Namespace) -> int:
 def _down(_args: argparse.Namespace) -> int:
     stopped = services.down(Home.from_env())
     print("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from sparkify_local.bench import run_bench
+
+    run_bench(Home.from_env(), quick=args.quick, out=args.out, progress=sys.stderr.isatty())
     return 0
 
 

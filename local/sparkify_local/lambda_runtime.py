@@ -58,9 +58,9 @@ def _cold_start(
     # When the parent runs as a script, spawn re-imports it here first (multiprocessing's
     # main-module fixup), which may import our library under the parent's environment. Forget
     # those modules, so this cold start imports them afresh with the function's environment.
-    for name in list(sys.modules):
-        if name.partition(".")[0] in {"sparkify_loader", "aws_lambda_powertools"}:
-            del sys.modules[name]
+    for module_name in list(sys.modules):
+        if module_name.partition(".")[0] in {"sparkify_loader", "aws_lambda_powertools"}:
+            del sys.modules[module_name]
     os.environ.update(environment)
     # The function's log (Powertools JSON lines) goes to a file, as CloudWatch Logs would hold it.
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker

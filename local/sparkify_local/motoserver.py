@@ -13,7 +13,7 @@ from pathlib import Path
 
 from moto.server import main as moto_main
 
-from sparkify_local import lambda_dispatch
+from sparkify_local import lambda_dispatch, moto_patches
 from sparkify_local.home import Home
 
 
@@ -24,6 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     # moto's Step Functions calls Lambda through this same server: tell it where it listens.
     os.environ["MOTO_PORT"] = str(args.port)
+    moto_patches.apply()
     lambda_dispatch.install(Home(args.home))
     moto_main(["--host", "127.0.0.1", "--port", str(args.port)])
 

@@ -1,0 +1,609 @@
+"""``sparkify bench``: how fast the local stage path is, against PostgreSQL's own COPY.
+
+One run on this machine, in a dedicated bench home (``<home>/bench``: its own moto server and
+embedded PostgreSQL, wiped first, stopped at the end), so no other home's data is touched:
+
+1. ``generate()`` writes a data set (200,000 events and 2,000 songs by default).
+2. The files are uploaded to the landing bucket (not timed), then ``LocalPipeline.stage()`` is
+   timed: SQS batches -> the real stage handler in fresh worker processes (their cold start
+   included) -> S3 reads through moto -> COPY emulation -> ledger, all committed.
+3. The reference, on the same PostgreSQL in the same run: the staged rows are exported with
+   ``COPY (SELECT …) TO STDOUT`` (not timed), then a raw ``COPY … FROM STDIN`` of exactly those
+   bytes, through psycopg, into tables defined like the staging tables (``LIKE … INCLUDING
+   ALL``: logged, same indexes, as the stage path writes) is timed (best of 3). For scale, the
+   same bytes are also copied into ``TEMP`` tables (no WAL, no index).
+4. Memory: the peak RSS (the kernel's ``VmHWM``) of each stage worker process, i.e. of each
+   Lambda execution environment, and the PostgreSQL server's peak (sum of PSS over its
+   processes). A second, 4x smaller data set shows whether the workers' peak grows with the data.
+5. Where the stage's CPU went (moto, PostgreSQL, the workers, the event source in this process),
+   and the machine's load average, since other work on a shared machine skews every number.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import shutil
+import tempfile
+import threading
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import psycopg
+
+from sparkify_local import services
+from sparkify_local.generate import generate
+from sparkify_local.home import Home
+from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE
+from sparkify_local.pipeline import LocalPipeline
+
+TARGET_RATIO = 0.5
+SAMPLE_INTERVAL_S = 0.05
+# PSS reads /proc/PID/smaps_rollup: cheap, but not free for a dozen server processes.
+POSTGRES_SAMPLE_EVERY = 10
+FIND_PROCESSES_EVERY = 20
+COPY_REPEATS = 3
+COPY_CHUNK_BYTES = 1 << 20
+QUEUE_SETTLE_TIMEOUT_S = 60.0
+STAGING_TABLES = ("staging_events", "staging_songs")
+MB = 1024 * 1024
+
+Metrics = dict[str, float | int | str]
+
+
+def run_stage_bench(
+    home: Home,
+    *,
+    events: int = 200_000,
+    songs: int = 2_000,
+    seed: int = 7,
+    progress: bool = True,
+) -> Metrics:
+    """Benchmark the stage path against a raw COPY; return the numbers (``render`` prints)."""
+    bench_home = Home(home.root / "bench")
+    # A killed earlier run may have left messages in flight or rows behind: start from nothing.
+    services.down(bench_home)
+    shutil.rmtree(bench_home.root, ignore_errors=True)
+    saved_environment = dict(os.environ)  # LocalPipeline.start points boto3 at moto
+    load_before = os.getloadavg()[0]
+    try:
+        pipeline = LocalPipeline.start(bench_home)
+        try:
+            main = _stage_run(pipeline, events, songs, seed, progress)
+            reference = _copy_reference(pipeline.endpoints.warehouse_url)
+            small = _stage_run(pipeline, events // 4, songs // 4, seed, progress)
+            results = _results(pipeline, main, reference, small)
+        finally:
+            pipeline.close()
+    finally:
+        services.down(bench_home)
+        os.environ.clear()
+        os.environ.update(saved_environment)
+    # The logs stay for a look (moto.log, StageFunction.log); the warehouse data goes.
+    shutil.rmtree(bench_home.pg_data, ignore_errors=True)
+    results["load_avg_before"] = round(load_before, 2)
+    results["load_avg_after"] = round(os.getloadavg()[0], 2)
+    return results
+
+
+# -- one stage run --------------------------------------------------------------------------
+
+
+@dataclass
+class StageRun:
+    events: int
+    songs: int
+    files: int
+    event_rows: int
+    song_rows: int
+    upload_seconds: float
+    stage_seconds: float
+    invocations: int
+    peaks: Peaks
+    copy_ms_total: float  # sum over invocations of the handler's CopyDurationMs metric
+
+    @property
+    def rows(self) -> int:
+        return self.event_rows + self.song_rows
+
+
+def _stage_run(
+    pipeline: LocalPipeline, events: int, songs: int, seed: int, progress: bool
+) -> StageRun:
+    data = Path(tempfile.mkdtemp(prefix="data-", dir=pipeline.home.root))
+    try:
+        summary = generate(data, events=events, songs=songs, seed=seed, progress=progress)
+        pipeline.reset()
+        started = time.perf_counter()
+        uploaded = pipeline.upload([data], progress=progress)
+        upload_seconds = time.perf_counter() - started
+        _wait_for_notifications(pipeline, len(uploaded))
+
+        log = pipeline.home.logs / f"{STAGE_FUNCTION}.log"
+        log_offset = log.stat().st_size if log.exists() else 0
+        pipeline.close()  # fresh execution environments: cold start timed, memory peaks own
+        with _PeakSampler(pipeline.home) as peaks:
+            started = time.perf_counter()
+            drain = pipeline.stage(progress=progress)
+            stage_seconds = time.perf_counter() - started
+        pipeline.close()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+    if drain.function_errors or drain.failed_messages:
+        raise RuntimeError(
+            f"stage run failed: {drain.failed_messages} failed message(s); "
+            + "; ".join(drain.function_errors[:3])
+        )
+    event_rows, song_rows = _count_rows(pipeline)
+    ledger = pipeline.ledger_rows(uploaded)
+    not_staged = [
+        key for key, etag in uploaded.items() if ledger.get((key, etag), ("", ""))[1] != "staged"
+    ]
+    if not_staged or (event_rows, song_rows) != (summary.events, summary.song_files):
+        raise RuntimeError(
+            f"stage run is not valid: {event_rows} event rows for {summary.events} events, "
+            f"{song_rows} song rows for {summary.song_files} song files, "
+            f"{len(not_staged)} file(s) not staged"
+        )
+    return StageRun(
+        events=summary.events,
+        songs=summary.song_files,
+        files=len(uploaded),
+        event_rows=event_rows,
+        song_rows=song_rows,
+        upload_seconds=upload_seconds,
+        stage_seconds=stage_seconds,
+        invocations=drain.invocations,
+        peaks=peaks,
+        copy_ms_total=_copy_ms_total(log, log_offset),
+    )
+
+
+def _wait_for_notifications(pipeline: LocalPipeline, expected: int) -> None:
+    """Start the clock only once every upload's notification is in the queue."""
+    queue_url = pipeline.stack.queue_url(STAGE_QUEUE)
+    deadline = time.monotonic() + QUEUE_SETTLE_TIMEOUT_S
+    while True:
+        depth = int(
+            pipeline.stack.sqs.get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]["ApproximateNumberOfMessages"]
+        )
+        if depth >= expected:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {depth} of {expected} notifications reached the queue")
+        time.sleep(0.1)
+
+
+def _count_rows(pipeline: LocalPipeline) -> tuple[int, int]:
+    events, songs = pipeline.warehouse.session().query(
+        "SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM staging_songs)"
+    )[0]
+    return int(events), int(songs)
+
+
+def _copy_ms_total(log: Path, offset: int) -> float:
+    """Sum of the CopyDurationMs metric (EMF lines) the stage function logged since ``offset``."""
+    total = 0.0
+    if not log.exists():
+        return total
+    with log.open("rb") as lines:
+        lines.seek(offset)
+        for line in lines:
+            if b'"CopyDurationMs"' not in line:
+                continue
+            with suppress(ValueError, TypeError):
+                value = json.loads(line).get("CopyDurationMs", 0)
+                total += sum(value) if isinstance(value, list) else float(value)
+    return total
+
+
+# -- memory and CPU -------------------------------------------------------------------------
+
+
+@dataclass
+class Peaks:
+    worker_hwm_kb: dict[int, int] = field(default_factory=dict)  # pid -> VmHWM
+    workers_sum_kb: int = 0  # largest sum of the workers' RSS at one sample
+    postgres_kb: int = 0  # largest sum of the server processes' PSS at one sample
+    # Largest private heap (anonymous memory) of one server process: work_mem, temp_buffers,
+    # caches. PSS and USS would count the shared_buffers pages a process touched.
+    postgres_anon_kb: int = 0
+    cpu_start: dict[int, float] = field(default_factory=dict)  # pid -> CPU s when first seen
+    cpu_last: dict[int, tuple[str, float]] = field(default_factory=dict)  # pid -> (role, CPU s)
+
+    @property
+    def worker_mb(self) -> float:
+        return max(self.worker_hwm_kb.values(), default=0) / 1024
+
+    def cpu_seconds(self, role: str) -> float:
+        return sum(
+            seconds - self.cpu_start.get(pid, 0.0)
+            for pid, (seen_as, seconds) in self.cpu_last.items()
+            if seen_as == role
+        )
+
+
+class _PeakSampler:
+    """Samples the stage workers (spawned children of this process), moto and PostgreSQL.
+
+    A worker's peak is the kernel's high-water mark (``VmHWM``), so a spike between two samples
+    is not missed; the last sample is taken after the stage returned, while the warm workers
+    still live. CPU times are differences from when a process was first seen (workers and
+    their PostgreSQL backends start during the stage, so they count from zero). Finding
+    processes scans /proc, so it runs once a second: the sampler shares this process (and its
+    GIL) with the event source, and must stay well under 1% of a core.
+    """
+
+    def __init__(self, home: Home) -> None:
+        self.peaks = Peaks()
+        self._me = psutil.Process()
+        self._server = _process(_postgres_pid(home))
+        self._moto = _process(home.read_state().get("moto", {}).get("pid"))
+        self._workers: list[psutil.Process] = []
+        self._postgres: list[psutil.Process] = []
+        # Server processes running already count from their first sample; the rest (backends
+        # of the workers' connections) start during the stage and count from zero.
+        self._running_postgres = set()
+        if self._server is not None:
+            with suppress(psutil.Error):
+                children = self._server.children()
+                self._running_postgres = {self._server.pid, *(child.pid for child in children)}
+        for role, process in (("moto", self._moto), ("bench", self._me)):
+            if process is not None:
+                self._cpu(role, process, first=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+
+    def __enter__(self) -> Peaks:
+        self._thread.start()
+        return self.peaks
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._find_processes()
+        self._sample_memory(postgres=True)
+
+    def _run(self) -> None:
+        tick = 0
+        while not self._stop.wait(0 if tick == 0 else SAMPLE_INTERVAL_S):
+            if tick % FIND_PROCESSES_EVERY == 0:
+                self._find_processes()
+            self._sample_memory(postgres=tick % POSTGRES_SAMPLE_EVERY == 0)
+            tick += 1
+
+    def _find_processes(self) -> None:
+        """Refresh the process lists and everyone's CPU time."""
+        workers = []
+        with suppress(psutil.Error):
+            for child in _children(self._me):
+                with suppress(psutil.Error):
+                    # Not moto (when this process started it), not the resource tracker.
+                    if "spawn_main" in " ".join(child.cmdline()):
+                        workers.append(child)
+                        self._cpu("workers", child)
+        self._workers = workers
+        if self._server is not None:
+            with suppress(psutil.Error):
+                self._postgres = [self._server, *_children(self._server)]
+            for process in self._postgres:
+                first = process.pid in self._running_postgres
+                self._running_postgres.discard(process.pid)
+                self._cpu("postgres", process, first=first)
+        for role, process in (("moto", self._moto), ("bench", self._me)):
+            if process is not None:
+                self._cpu(role, process)
+
+    def _sample_memory(self, postgres: bool) -> None:
+        total = 0
+        for worker in self._workers:
+            status = _proc_status(worker.pid)
+            hwm = max(status.get("VmHWM", 0), status.get("VmRSS", 0))
+            peaks = self.peaks.worker_hwm_kb
+            peaks[worker.pid] = max(peaks.get(worker.pid, 0), hwm)
+            total += status.get("VmRSS", 0)
+        self.peaks.workers_sum_kb = max(self.peaks.workers_sum_kb, total)
+        if postgres and self._postgres:
+            total = 0
+            for process in self._postgres:
+                memory = _smaps_rollup(process)
+                total += memory.get("Pss", 0)
+                self.peaks.postgres_anon_kb = max(
+                    self.peaks.postgres_anon_kb, memory.get("Anonymous", 0)
+                )
+            self.peaks.postgres_kb = max(self.peaks.postgres_kb, total)
+
+    def _cpu(self, role: str, process: psutil.Process, first: bool = False) -> None:
+        with suppress(psutil.Error):
+            times = process.cpu_times()
+            seconds = times.user + times.system
+            if first:
+                self.peaks.cpu_start[process.pid] = seconds
+            self.peaks.cpu_last[process.pid] = (role, seconds)
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    """Direct children; from /proc/PID/task/*/children where the kernel offers it, since
+    psutil's ``children()`` reads the parent of every process on the machine."""
+    pids: list[int] = []
+    try:
+        for task in Path(f"/proc/{process.pid}/task").iterdir():
+            pids += [int(pid) for pid in (task / "children").read_text().split()]
+    except (OSError, ValueError):
+        return process.children()
+    children = []
+    for pid in pids:
+        with suppress(psutil.Error):
+            children.append(psutil.Process(pid))
+    return children
+
+
+def _smaps_rollup(process: psutil.Process) -> dict[str, int]:
+    """Pss and Anonymous (kB) of a process; RSS as Pss where smaps_rollup cannot be read."""
+    try:
+        text = Path(f"/proc/{process.pid}/smaps_rollup").read_text()
+    except OSError:
+        with suppress(psutil.Error):
+            return {"Pss": process.memory_info().rss // 1024}
+        return {}
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("Pss", "Anonymous"):
+            values[name] = int(value.split()[0])
+    return values
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        with suppress(psutil.Error):  # no /proc: RSS samples only
+            return {"VmRSS": psutil.Process(pid).memory_info().rss // 1024}
+        return {}
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmHWM", "VmRSS"):
+            values[name] = int(value.split()[0])
+    return values
+
+
+def _process(pid: int | None) -> psutil.Process | None:
+    if pid is None:
+        return None
+    with suppress(psutil.Error):
+        return psutil.Process(pid)
+    return None
+
+
+def _postgres_pid(home: Home) -> int | None:
+    try:
+        return int((home.pg_data / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# -- the raw COPY reference -----------------------------------------------------------------
+
+
+@dataclass
+class CopyReference:
+    rows: int
+    bytes: int
+    seconds: float  # best of COPY_REPEATS into TEMP tables, all staging tables together
+    logged_seconds: float  # the same into logged tables with the staging tables' indexes
+    postgres_version: str
+    shared_buffers: str
+
+
+def _copy_reference(warehouse_url: str) -> CopyReference:
+    """Raw ``COPY FROM STDIN`` of exactly the staged rows into scratch tables like staging's."""
+    rows = size = 0
+    seconds = logged_seconds = 0.0
+    with psycopg.connect(warehouse_url) as connection:
+        version = str(_scalar(connection, "SHOW server_version"))
+        shared_buffers = str(_scalar(connection, "SHOW shared_buffers"))
+        for table in STAGING_TABLES:
+            exported = io.BytesIO()
+            with connection.cursor().copy(f"COPY (SELECT * FROM {table}) TO STDOUT") as copy:
+                for block in copy:
+                    exported.write(block)
+            data = exported.getvalue()
+            del exported
+            rows += int(_scalar(connection, f"SELECT COUNT(*) FROM {table}"))
+            size += len(data)
+            connection.execute(f"CREATE TEMP TABLE bench_temp_{table} (LIKE {table})")
+            connection.execute(f"CREATE TABLE bench_logged_{table} (LIKE {table} INCLUDING ALL)")
+            connection.commit()
+            seconds += _best_copy(connection, f"bench_temp_{table}", data)
+            logged_seconds += _best_copy(connection, f"bench_logged_{table}", data)
+            connection.execute(f"DROP TABLE bench_temp_{table}, bench_logged_{table}")
+            connection.commit()
+    return CopyReference(rows, size, seconds, logged_seconds, version, shared_buffers)
+
+
+def _best_copy(connection: psycopg.Connection, table: str, data: bytes) -> float:
+    """Best of COPY_REPEATS timed ``COPY table FROM STDIN`` of ``data``, committed."""
+    view = memoryview(data)
+    best = float("inf")
+    for _ in range(COPY_REPEATS):
+        connection.execute(f"TRUNCATE {table}")
+        connection.commit()
+        started = time.perf_counter()
+        with connection.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+            for start in range(0, len(view), COPY_CHUNK_BYTES):
+                copy.write(view[start : start + COPY_CHUNK_BYTES])
+        connection.commit()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _scalar(connection: psycopg.Connection, statement: str) -> object:
+    row = connection.execute(statement).fetchone()
+    assert row is not None
+    return row[0]
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def _results(
+    pipeline: LocalPipeline, main: StageRun, reference: CopyReference, small: StageRun
+) -> Metrics:
+    wiring = pipeline.stack.function(STAGE_FUNCTION)
+    stage_rate = main.rows / main.stage_seconds
+    # The reference writes where the stage writes: a logged table with the staging tables'
+    # definition and indexes. The TEMP-table figure (no WAL, no index) is shown for scale.
+    copy_rate = reference.rows / reference.logged_seconds
+    ratio = stage_rate / copy_rate
+    return {
+        "events": main.events,
+        "songs": main.songs,
+        "files": main.files,
+        "stage_rows": main.rows,
+        "stage_event_rows": main.event_rows,
+        "stage_song_rows": main.song_rows,
+        "upload_seconds": round(main.upload_seconds, 3),
+        "stage_seconds": round(main.stage_seconds, 3),
+        "stage_rows_per_s": round(stage_rate, 1),
+        "stage_files_per_s": round(main.files / main.stage_seconds, 1),
+        "stage_invocations": main.invocations,
+        "stage_copy_seconds_sum": round(main.copy_ms_total / 1000, 3),
+        "stage_cpu_s_moto": round(main.peaks.cpu_seconds("moto"), 2),
+        "stage_cpu_s_postgres": round(main.peaks.cpu_seconds("postgres"), 2),
+        "stage_cpu_s_workers": round(main.peaks.cpu_seconds("workers"), 2),
+        "stage_cpu_s_event_source": round(main.peaks.cpu_seconds("bench"), 2),
+        "copy_limit_rows": reference.rows,
+        "copy_limit_bytes": reference.bytes,
+        "copy_limit_seconds": round(reference.logged_seconds, 3),
+        "copy_limit_rows_per_s": round(copy_rate, 1),
+        "copy_temp_table_rows_per_s": round(reference.rows / reference.seconds, 1),
+        "stage_to_copy_ratio": round(ratio, 4),
+        "target_ratio": TARGET_RATIO,
+        "target_met": "yes" if ratio >= TARGET_RATIO else "no",
+        "stage_peak_rss_mb": round(main.peaks.worker_mb, 1),
+        "stage_workers_peak_rss_sum_mb": round(main.peaks.workers_sum_kb / 1024, 1),
+        "postgres_peak_pss_mb": round(main.peaks.postgres_kb / 1024, 1),
+        "small_events": small.events,
+        "small_songs": small.songs,
+        "small_stage_rows": small.rows,
+        "small_stage_seconds": round(small.stage_seconds, 3),
+        "small_stage_rows_per_s": round(small.rows / small.stage_seconds, 1),
+        "stage_peak_rss_mb_small": round(small.peaks.worker_mb, 1),
+        "postgres_peak_pss_mb_small": round(small.peaks.postgres_kb / 1024, 1),
+        "postgres_peak_private_mb": round(main.peaks.postgres_anon_kb / 1024, 1),
+        "postgres_peak_private_mb_small": round(small.peaks.postgres_anon_kb / 1024, 1),
+        "postgres_shared_buffers": reference.shared_buffers,
+        "batch_size": wiring.batch_size or 10,
+        "batch_window_s": float(wiring.batching_window_seconds or 0),
+        "concurrency": wiring.max_concurrency or 2,
+        "python": platform.python_version(),
+        "postgres_version": reference.postgres_version,
+        "cpu_count": os.cpu_count() or 0,
+    }
+
+
+def render(results: Metrics) -> str:
+    """The benchmark as a two-column table (metric, value)."""
+    r = results
+    met = "met" if r["target_met"] == "yes" else "NOT met"
+    rows: list[tuple[str, str]] = [
+        ("data set", f"{r['events']:,} events + {r['songs']:,} songs = {r['files']:,} files"),
+        ("upload (not in stage time)", f"{r['upload_seconds']:.2f} s"),
+        (
+            "stage_seconds",
+            f"{r['stage_seconds']:.2f} s: {r['stage_invocations']} invocations, batch "
+            f"{r['batch_size']}, window {r['batch_window_s']:g} s, concurrency "
+            f"{r['concurrency']}, worker cold start included",
+        ),
+        ("  COPY emulation in it", f"{r['stage_copy_seconds_sum']:.2f} s, summed over workers"),
+        (
+            "  CPU during stage",
+            f"moto {r['stage_cpu_s_moto']:.1f} s, PostgreSQL {r['stage_cpu_s_postgres']:.1f} s, "
+            f"workers {r['stage_cpu_s_workers']:.1f} s, this process (event source) "
+            f"{r['stage_cpu_s_event_source']:.1f} s",
+        ),
+        (
+            "stage_rows_per_s",
+            f"{r['stage_rows_per_s']:,.0f} rows/s ({r['stage_event_rows']:,} event + "
+            f"{r['stage_song_rows']:,} song rows; {r['stage_files_per_s']:,.0f} files/s)",
+        ),
+        (
+            "copy_limit_rows_per_s",
+            f"{r['copy_limit_rows_per_s']:,.0f} rows/s: raw COPY FROM STDIN of the same "
+            f"{r['copy_limit_rows']:,} rows ({int(r['copy_limit_bytes']) / MB:.1f} MB) into "
+            f"tables defined like staging (logged, same indexes), best of {COPY_REPEATS}",
+        ),
+        (
+            "  into TEMP tables",
+            f"{r['copy_temp_table_rows_per_s']:,.0f} rows/s (no WAL, no index; for scale)",
+        ),
+        (
+            "stage_to_copy_ratio",
+            f"{r['stage_to_copy_ratio']:.4f} (target >= {r['target_ratio']}: {met})",
+        ),
+        (
+            "stage_peak_rss_mb",
+            f"{r['stage_peak_rss_mb']:.1f} MB per worker (VmHWM; all workers at once "
+            f"{r['stage_workers_peak_rss_sum_mb']:.1f} MB)",
+        ),
+        (
+            "stage_peak_rss_mb_small",
+            f"{r['stage_peak_rss_mb_small']:.1f} MB per worker with {r['small_events']:,} "
+            f"events + {r['small_songs']:,} songs ({r['small_stage_seconds']:.2f} s)",
+        ),
+        (
+            "postgres_peak_pss_mb",
+            f"{r['postgres_peak_pss_mb']:.1f} MB (small: {r['postgres_peak_pss_mb_small']:.1f} "
+            f"MB); PSS summed over server processes, shared_buffers "
+            f"{r['postgres_shared_buffers']} included",
+        ),
+        (
+            "  largest private heap",
+            f"{r['postgres_peak_private_mb']:.1f} MB in one server process (small: "
+            f"{r['postgres_peak_private_mb_small']:.1f} MB; anonymous memory)",
+        ),
+        (
+            "environment",
+            f"Python {r['python']}, PostgreSQL {r['postgres_version']}, {r['cpu_count']} CPUs",
+        ),
+    ]
+    if "load_avg_before" in r:
+        rows.append(
+            (
+                "load average (1 min)",
+                f"{r['load_avg_before']:.2f} before, {r['load_avg_after']:.2f} after "
+                "(other work on the machine skews every number)",
+            )
+        )
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  {'-' * 5}"]
+    lines += [f"{name.ljust(width)}  {value}" for name, value in rows]
+    return "\n".join(lines)
+
+
+def run_bench(home: Home, *, quick: bool, out: Path | None, progress: bool) -> Metrics:
+    """``sparkify bench``: the stage and merge benchmarks, one run, one table, one JSON file."""
+    from sparkify_local.bench_merge import render_merge, run_merge_bench_in
+
+    events, songs = (50_000, 500) if quick else (200_000, 2_000)
+    results = run_stage_bench(home, events=events, songs=songs, progress=progress)
+    print(render(results), flush=True)
+    merge_results = run_merge_bench_in(
+        Home(home.root / "bench-merge"), quick=quick, progress=progress
+    )
+    print(render_merge(merge_results), flush=True)
+    results.update(merge_results)
+    if out is not None:
+        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(f"wrote {out}")
+    return results

