@@ -40,10 +40,12 @@ def test_distribution_and_encoding_clauses_are_dropped() -> None:
     # When it is rewritten for PostgreSQL
     statements = to_postgres(ddl)
 
-    # Then only the portable table definition is left
+    # Then the portable table definition is left, and the table's distribution key, the column
+    # lookups go by, became an index
     assert [normalized(s) for s in statements] == [
         "CREATE TABLE IF NOT EXISTS plays ( play_id VARCHAR(32) NOT NULL, user_id INTEGER,"
-        " title VARCHAR(256) )"
+        " title VARCHAR(256) )",
+        "CREATE INDEX IF NOT EXISTS plays_distkey ON plays (play_id)",
     ]
 
 
@@ -113,19 +115,22 @@ def test_schema_rewrites_to_portable_postgres(name: str) -> None:
     # When it is rewritten for PostgreSQL
     statements = to_postgres(source)
 
-    # Then no Redshift-only word is left, and a sort key became its index
+    # Then no Redshift-only word is left, and each physical key (sort, then distribution)
+    # became an index on its columns
     for statement in statements:
         assert not REDSHIFT_ONLY.search(without_comments(statement)), statement
     table = re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", source)
     assert table
-    sort_key = re.search(r"SORTKEY\s*\(([^)]*)\)", source)
-    if sort_key:
-        columns = ", ".join(column.strip() for column in sort_key.group(1).split(","))
-        assert statements[1:] == [
-            f"CREATE INDEX IF NOT EXISTS {table.group(1)}_sortkey ON {table.group(1)} ({columns})"
-        ]
-    else:
-        assert len(statements) == 1
+    expected_indexes = []
+    for kind in ("SORTKEY", "DISTKEY"):
+        key = re.search(rf"^\s*{kind}\s*\(([^)]*)\)", source, re.MULTILINE)
+        if key:
+            columns = ", ".join(column.strip() for column in key.group(1).split(","))
+            name = table.group(1)
+            expected_indexes.append(
+                f"CREATE INDEX IF NOT EXISTS {name}_{kind.lower()} ON {name} ({columns})"
+            )
+    assert statements[1:] == expected_indexes
 
 
 def test_schema_files_are_applied_in_numeric_order() -> None:
