@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def run_merge_bench(
         0,
         seed=202,
         days=1,
-        start=date(2018, 11, 1 + sizes.set_days),
+        start=date(2018, 11, 1) + timedelta(days=sizes.set_days),
         progress=progress,
     )
     session = pipeline.warehouse.session()

@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from sparkify_local.home import Home
-from sparkify_local.lambda_runtime import FunctionPool
+from sparkify_local.lambda_runtime import FaultPlan, FunctionPool
 from sparkify_local.services import Endpoints
 
 # Enough warm environments for the widest Parallel state (four dimensions).
@@ -27,15 +27,10 @@ class LambdaDispatcher:
         self._home = home
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
-        self._faults = FaultPlan(home)
 
     def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         event = json.loads(body) if body else {}
-        logical_id = _logical_id(function_name)
-        fault = self._faults.take(logical_id, event, "before")
-        result = fault or self._pool(logical_id).invoke(event).result()
-        if not fault and "errorType" not in result:
-            result = self._faults.take(logical_id, event, "after") or result
+        result = self._pool(_logical_id(function_name)).invoke(event).result()
         if "errorType" in result:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(result).encode()
@@ -58,41 +53,9 @@ class LambdaDispatcher:
                     stack.function_environment(wiring),
                     self._home.logs / f"{logical_id}.log",
                     concurrency=POOL_CONCURRENCY,
+                    faults=FaultPlan(self._home),
                 )
             return self._pools[logical_id]
-
-
-class FaultPlan:
-    """Crash injection for fault tests, read from ``$SPARKIFY_HOME/faults.json``.
-
-    Each fault names a function, a subset of the event to match (e.g. ``{"step": "upsert",
-    "table": "users"}``), ``"when"``: ``"before"`` (the invocation dies before the handler runs)
-    or ``"after"`` (the handler ran and committed, then the invocation died before returning),
-    and how many ``"times"`` it fires. Absent file: no faults. Local runtime only.
-    """
-
-    def __init__(self, home: Home) -> None:
-        self._path = home.root / "faults.json"
-        self._lock = threading.Lock()
-
-    def take(self, function: str, event: dict[str, Any], when: str) -> dict[str, Any] | None:
-        with self._lock:
-            try:
-                faults = json.loads(self._path.read_text())
-            except FileNotFoundError:
-                return None
-            for fault in faults:
-                matches = all(event.get(key) == value for key, value in fault["match"].items())
-                if fault["function"] == function and fault["when"] == when and matches:
-                    if fault.get("times", 1) <= 0:
-                        continue
-                    fault["times"] = fault.get("times", 1) - 1
-                    self._path.write_text(json.dumps(faults))
-                    return {
-                        "errorType": "InjectedFault",
-                        "errorMessage": f"injected crash {when} {fault['match']}",
-                    }
-            return None
 
 
 def _logical_id(function_name: str) -> str:

@@ -7,9 +7,11 @@ A worker process is a warm Lambda execution environment: it imports the handler 
 from __future__ import annotations
 
 import importlib.util
+import json
 import multiprocessing
 import os
 import sys
+import threading
 import traceback
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sparkify_local.home import Home
 from sparkify_local.template import FunctionWiring
 
 _handler: Any = None
@@ -88,12 +91,52 @@ def _invoke(event: dict[str, Any]) -> dict[str, Any]:
     return {"payload": payload}
 
 
+class FaultPlan:
+    """Crash injection for fault tests, read from ``$SPARKIFY_HOME/faults.json``.
+
+    Each fault names a function, a subset of the event to match (e.g. ``{"step": "upsert",
+    "table": "users"}``), ``"when"``: ``"before"`` (the invocation dies before the handler runs)
+    or ``"after"`` (the handler ran and committed, then the invocation died before returning),
+    and how many ``"times"`` it fires. Absent file: no faults. Local runtime only.
+    """
+
+    def __init__(self, home: Home) -> None:
+        self._path = home.root / "faults.json"
+        self._lock = threading.Lock()
+
+    def take(self, function: str, event: dict[str, Any], when: str) -> dict[str, Any] | None:
+        with self._lock:
+            try:
+                faults = json.loads(self._path.read_text())
+            except FileNotFoundError:
+                return None
+            for fault in faults:
+                matches = all(event.get(key) == value for key, value in fault["match"].items())
+                if fault["function"] == function and fault["when"] == when and matches:
+                    if fault.get("times", 1) <= 0:
+                        continue
+                    fault["times"] = fault.get("times", 1) - 1
+                    self._path.write_text(json.dumps(faults))
+                    return {
+                        "errorType": "InjectedFault",
+                        "errorMessage": f"injected crash {when} {fault['match']}",
+                    }
+            return None
+
+
 class FunctionPool:
     """Up to ``concurrency`` warm environments of one function."""
 
     def __init__(
-        self, wiring: FunctionWiring, environment: dict[str, str], log_path: Path, concurrency: int
+        self,
+        wiring: FunctionWiring,
+        environment: dict[str, str],
+        log_path: Path,
+        concurrency: int,
+        faults: FaultPlan | None = None,
     ) -> None:
+        self._name = wiring.logical_id
+        self._faults = faults
         self._executor = ProcessPoolExecutor(
             max_workers=concurrency,
             # spawn: a clean interpreter per environment, as Lambda starts one.
@@ -111,7 +154,23 @@ class FunctionPool:
         )
 
     def invoke(self, event: dict[str, Any]) -> Future[dict[str, Any]]:
-        return self._executor.submit(_invoke, event)
+        """Run the handler in a warm environment; the result is Lambda's view of the call."""
+        if self._faults is None:
+            return self._executor.submit(_invoke, event)
+        outcome: Future[dict[str, Any]] = Future()
+        died_before = self._faults.take(self._name, event, "before")
+        if died_before:
+            outcome.set_result(died_before)
+            return outcome
+
+        def report(handled: Future[dict[str, Any]]) -> None:
+            result = handled.result()
+            if "errorType" not in result:
+                result = self._faults.take(self._name, event, "after") or result  # type: ignore[union-attr]
+            outcome.set_result(result)
+
+        self._executor.submit(_invoke, event).add_done_callback(report)
+        return outcome
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -21,6 +21,7 @@ from sparkify_local.services import Endpoints
 from sparkify_local.template import (
     FunctionWiring,
     bucket_notifications,
+    evaluate_conditions,
     function_wiring,
     load_template,
     queue_wiring,
@@ -178,15 +179,18 @@ class LocalStack:
     def function_environment(self, wiring: FunctionWiring) -> dict[str, str]:
         """The function's template environment, resolved for the local stack.
 
-        Template parameters take their defaults; the landing bucket is the local one; the
-        warehouse is the embedded PostgreSQL instead of Redshift.
+        Template parameters take their defaults (so do the conditions: the stack's own landing
+        bucket, an existing warehouse); the landing bucket is the local one; the warehouse is
+        the embedded PostgreSQL instead of Redshift.
         """
         substitutions = {
             name: str(spec.get("Default", ""))
             for name, spec in self.template.get("Parameters", {}).items()
         }
         substitutions[BUCKET_RESOURCE] = self.bucket
-        environment = resolve_environment(wiring.environment, substitutions)
+        environment = resolve_environment(
+            wiring.environment, substitutions, evaluate_conditions(self.template)
+        )
         environment.update(FAKE_CREDENTIALS)
         environment.update(
             WAREHOUSE_ENGINE="postgres",

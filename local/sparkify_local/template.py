@@ -11,7 +11,10 @@ Only the subset of CloudFormation the local runtime needs is interpreted:
   parameter's own constraints so a local value that AWS would reject is rejected here too;
 * ``Globals.Function`` (``Handler``, ``CodeUri``, ``Runtime``, ``Timeout``, ``Environment``);
 * ``!GetAtt X.Arn`` links between functions, queues, dead-letter queues and bucket
-  notifications.
+  notifications;
+* ``Conditions`` (``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Condition``, over
+  parameter values and ``Fn::Join``), so an environment value chosen by ``!If`` resolves to the
+  branch CloudFormation would take for the same parameters.
 
 Anything else is reported as an error rather than guessed, so an unsupported template construct
 fails loudly instead of being wired differently from AWS.
@@ -34,6 +37,7 @@ __all__ = [
     "NotificationRule",
     "QueueWiring",
     "bucket_notifications",
+    "evaluate_conditions",
     "function_wiring",
     "load_template",
     "queue_wiring",
@@ -64,6 +68,13 @@ _FN_TAGS = (
     "Select",
     "Split",
     "Sub",
+    # Rule-specific functions (the template's Rules section).
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "RefAll",
+    "ValueOf",
+    "ValueOfAll",
 )
 
 
@@ -448,6 +459,90 @@ def function_wiring(
     )
 
 
+# --- Conditions ------------------------------------------------------------------------------
+
+
+def _parameter_list(
+    template: Mapping[str, Any], name: str, parameters: Mapping[str, str] | None
+) -> str | list[str]:
+    """A parameter's value as CloudFormation hands it to intrinsics: a list for list types."""
+    value = _parameter_value(template, name, parameters)
+    declared_type = str(template["Parameters"][name].get("Type", ""))
+    if declared_type == "CommaDelimitedList" or declared_type.startswith("List<"):
+        return [item.strip() for item in value.split(",")]
+    return value
+
+
+def _condition_operand(
+    value: Any,
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str] | None,
+    where: str,
+) -> str | list[str]:
+    """A value inside a condition: a literal, a parameter ``Ref`` or an ``Fn::Join`` of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list):
+        items = [_condition_operand(item, template, parameters, where) for item in value]
+        if not all(isinstance(item, str) for item in items):
+            raise ValueError(f"{where}: a list inside a list is not a CloudFormation value")
+        return [str(item) for item in items]
+    if isinstance(value, dict) and set(value) == {"Ref"} and isinstance(value["Ref"], str):
+        return _parameter_list(template, value["Ref"], parameters)
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, items = value["Fn::Join"]
+        resolved = _condition_operand(items, template, parameters, where)
+        return str(separator).join(resolved if isinstance(resolved, list) else [resolved])
+    raise ValueError(f"{where}: cannot evaluate {value!r} locally (Ref to a parameter, Fn::Join)")
+
+
+def evaluate_conditions(
+    template: Mapping[str, Any], parameters: Mapping[str, str] | None = None
+) -> dict[str, bool]:
+    """Every entry of the template's ``Conditions``, for the given parameter overrides (else
+    each parameter's ``Default``), as CloudFormation would evaluate it.
+
+    Supports ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or`` and ``Condition``; operands
+    may be literals, ``Ref`` to a parameter and ``Fn::Join``. Anything else is an error rather
+    than a guess: ``KeyError`` for a ``Ref`` that is not a declared parameter (pseudo parameters
+    such as ``AWS::Region`` included), ``ValueError`` for an unsupported function.
+    """
+    declared = template.get("Conditions") or {}
+    results: dict[str, bool] = {}
+
+    def evaluate(name: str, chain: tuple[str, ...]) -> bool:
+        if name in results:
+            return results[name]
+        if name in chain:
+            raise ValueError(f"condition {name!r} refers to itself: {' -> '.join(chain)}")
+        if name not in declared:
+            raise KeyError(f"condition {name!r} is not declared in the template")
+        results[name] = expression(declared[name], (*chain, name), f"Conditions.{name}")
+        return results[name]
+
+    def expression(node: Any, chain: tuple[str, ...], where: str) -> bool:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise ValueError(f"{where}: not a condition function: {node!r}")
+        ((function, argument),) = node.items()
+        if function == "Condition" and isinstance(argument, str):
+            return evaluate(argument, chain)
+        if function == "Fn::Equals" and isinstance(argument, list) and len(argument) == 2:
+            left, right = (_condition_operand(a, template, parameters, where) for a in argument)
+            return left == right
+        if function == "Fn::Not" and isinstance(argument, list) and len(argument) == 1:
+            return not expression(argument[0], chain, where)
+        if function in ("Fn::And", "Fn::Or") and isinstance(argument, list):
+            values = [expression(item, chain, where) for item in argument]
+            return all(values) if function == "Fn::And" else any(values)
+        raise ValueError(f"{where}: cannot evaluate {function} locally")
+
+    for name in declared:
+        evaluate(name, ())
+    return results
+
+
 # --- Environment -----------------------------------------------------------------------------
 
 
@@ -488,7 +583,9 @@ def _substitute(template_string: str, variables: Mapping[str, str], subs: Mappin
     return _SUB_VARIABLE.sub(replace, template_string)
 
 
-def _resolve_value(value: object, substitutions: Mapping[str, str]) -> str | _NoValue:
+def _resolve_value(
+    value: object, substitutions: Mapping[str, str], conditions: Mapping[str, bool]
+) -> str | _NoValue:
     """Resolve one environment value the way CloudFormation would render it (a string)."""
     if isinstance(value, bool):  # before int: bool is an int subclass; CFN renders "true".
         return "true" if value else "false"
@@ -516,16 +613,27 @@ def _resolve_value(value: object, substitutions: Mapping[str, str]) -> str | _No
             ):
                 variables: dict[str, str] = {}
                 for name, raw in argument[1].items():
-                    resolved = _resolve_value(raw, substitutions)
+                    resolved = _resolve_value(raw, substitutions, conditions)
                     if isinstance(resolved, _NoValue):
                         raise _Unresolved(f"Fn::Sub variable {name!r} is AWS::NoValue")
                     variables[name] = resolved
                 return _substitute(argument[0], variables, substitutions)
-    raise _Unresolved("not resolvable locally (supported: literals, Ref, Fn::GetAtt, Fn::Sub)")
+        if intrinsic == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
+            condition, when_true, when_false = argument
+            if condition not in conditions:
+                raise _Unresolved(f"condition {condition!r} was not evaluated")
+            # Only the branch CloudFormation takes is resolved, as only it is deployed.
+            chosen = when_true if conditions[condition] else when_false
+            return _resolve_value(chosen, substitutions, conditions)
+    raise _Unresolved(
+        "not resolvable locally (supported: literals, Ref, Fn::GetAtt, Fn::Sub, Fn::If)"
+    )
 
 
 def resolve_environment(
-    wiring_env: Mapping[str, object], substitutions: Mapping[str, str]
+    wiring_env: Mapping[str, object],
+    substitutions: Mapping[str, str],
+    conditions: Mapping[str, bool] | None = None,
 ) -> dict[str, str]:
     """Turn a function's raw template environment into the strings its process will see.
 
@@ -533,7 +641,8 @@ def resolve_environment(
     ``{"Fn::GetAtt": [X, Attr]}`` take ``substitutions["X.Attr"]`` (GetAtt only) else
     ``substitutions[X]``; pseudo parameters work the same way (``substitutions["AWS::Region"]``).
     ``Fn::Sub`` strings are expanded with the same lookups. ``!Ref AWS::NoValue`` removes the
-    variable, as CloudFormation does.
+    variable, as CloudFormation does. ``Fn::If`` takes the branch its condition selects in
+    ``conditions`` (see :func:`evaluate_conditions`); a condition not in it is unresolvable.
 
     Raises ``KeyError`` naming every variable that cannot be resolved and its intrinsic, so a
     local stack never starts with a value that would differ from the deployed one.
@@ -542,7 +651,7 @@ def resolve_environment(
     problems: list[str] = []
     for name, value in wiring_env.items():
         try:
-            result = _resolve_value(value, substitutions)
+            result = _resolve_value(value, substitutions, conditions or {})
         except _Unresolved as reason:
             problems.append(f"{name}: {json.dumps(value, default=str)} -> {reason}")
             continue

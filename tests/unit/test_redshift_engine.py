@@ -280,9 +280,9 @@ def test_manifest_lists_exactly_the_current_objects_with_raw_keys(s3: S3Client) 
 
 
 def test_jsonpaths_file_is_put_once_per_writer(s3: S3Client) -> None:
-    # Given a fresh writer
-    writer = ManifestWriter(s3, LANDING, "_loader/manifests/")
-    key = "_loader/manifests/jsonpaths/events_jsonpaths.json"
+    # Given a fresh writer (JSONPaths files outside the lifecycle-expired manifests prefix)
+    writer = ManifestWriter(s3, LANDING, "_loader/manifests/", "_loader/config/")
+    key = "_loader/config/events_jsonpaths.json"
 
     # When the events JSONPaths URI is asked for
     uri = writer.jsonpaths_uri(EVENTS)

@@ -4,6 +4,7 @@ the local runtime's reader (sparkify_local.template) sees exactly what AWS would
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,9 @@ from cfnlint.api import lint_file
 from sparkify_local.template import (
     FunctionWiring,
     NotificationRule,
+    _parameter_value,
     bucket_notifications,
+    evaluate_conditions,
     function_wiring,
     load_template,
     queue_wiring,
@@ -50,6 +53,7 @@ STAGE_ENVIRONMENT_NAMES = {
     "REDSHIFT_COPY_ROLE_ARN",
     "MANIFEST_BUCKET",
     "MANIFEST_PREFIX",
+    "JSONPATHS_PREFIX",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -64,6 +68,22 @@ def template() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def stage(template: dict[str, Any]) -> FunctionWiring:
     return function_wiring(template, "StageFunction")
+
+
+@pytest.fixture(scope="module")
+def default_conditions(template: dict[str, Any]) -> dict[str, bool]:
+    return evaluate_conditions(template)
+
+
+# The name of the landing bucket, wherever the template needs it: the created bucket, else the
+# existing one the operator named.
+LANDING_BUCKET_NAME = {
+    "Fn::If": [
+        "CreateLandingBucket",
+        {"Ref": "LandingBucket"},
+        {"Ref": "ExistingLandingBucketName"},
+    ]
+}
 
 
 def _statements(node: Any) -> Iterator[dict[str, Any]]:
@@ -126,6 +146,8 @@ def test_allow_statements_have_no_wildcard_action_or_resource(template: dict[str
         actions = set(_as_list(statement["Action"]))
         for resource in _as_list(statement.get("Resource", [])):
             text = resource.get("Fn::Sub", resource) if isinstance(resource, dict) else resource
+            if isinstance(text, list):  # !Sub [string, {variables}]
+                text = text[0]
             if text == "*":
                 assert actions <= ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS, statement
             elif isinstance(text, str) and "*" in text:
@@ -155,12 +177,142 @@ def test_queue_policy_names_the_landing_bucket(template: dict[str, Any]) -> None
     statement = resources["StageQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
 
     # When reading who may send notifications to the queue
-    source_arn = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    condition, created, existing = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::If"]
 
-    # Then it is exactly that bucket, and the bucket waits for the policy
-    assert source_arn == "arn:${AWS::Partition}:s3:::" + bucket_name
+    # Then it is exactly the created bucket, or the existing one the operator named
+    assert condition == "CreateLandingBucket"
+    assert created["Fn::Sub"] == "arn:${AWS::Partition}:s3:::" + bucket_name
+    assert existing["Fn::Sub"] == "arn:${AWS::Partition}:s3:::${ExistingLandingBucketName}"
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    # And the created bucket waits for the policy
     assert resources["LandingBucket"]["DependsOn"] == "StageQueuePolicy"
+
+
+def _landing_bucket_references(node: Any, guarded: bool, path: str) -> Iterator[tuple[str, bool]]:
+    """Each place that names the created landing bucket, and whether CreateLandingBucket holds
+    there (inside a resource or output with that condition, or the true branch of its !If)."""
+    if isinstance(node, dict):
+        if (
+            node.get("Ref") == "LandingBucket"
+            or node.get("Fn::GetAtt", [None])[0] == "LandingBucket"
+        ):
+            yield path, guarded
+        sub = node.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) else sub
+        if isinstance(text, str) and "${LandingBucket" in text:
+            yield path, guarded
+        if_args = node.get("Fn::If")
+        if isinstance(if_args, list) and if_args[0] == "CreateLandingBucket":
+            yield from _landing_bucket_references(if_args[1], True, path + "/If:true")
+            yield from _landing_bucket_references(if_args[2], guarded, path + "/If:false")
+            return
+        for key, value in node.items():
+            if key in ("Fn::Sub",) and isinstance(value, list):
+                yield from _landing_bucket_references(value[1], guarded, f"{path}/{key}")
+            elif key != "Fn::Sub":
+                yield from _landing_bucket_references(value, guarded, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _landing_bucket_references(item, guarded, f"{path}/{index}")
+
+
+def test_every_landing_bucket_reference_depends_on_creating_it(template: dict[str, Any]) -> None:
+    # Given every resource and output of the template
+    sections = [
+        (f"{section}/{name}", body)
+        for section in ("Resources", "Outputs")
+        for name, body in template.get(section, {}).items()
+    ]
+    sections.append(("Globals", template.get("Globals", {})))
+
+    # When finding each place that names the created landing bucket
+    references = [
+        (path, guarded)
+        for where, body in sections
+        for path, guarded in _landing_bucket_references(
+            body, body.get("Condition") == "CreateLandingBucket", where
+        )
+    ]
+
+    # Then there are some (policies, environment, outputs), and each holds only when the stack
+    # creates the bucket: with ExistingLandingBucketName, the existing name is used instead
+    assert len(references) >= 5
+    assert [path for path, guarded in references if not guarded] == []
+    resources = template["Resources"]
+    assert resources["LandingBucket"]["Condition"] == "CreateLandingBucket"
+    assert resources["LandingBucketPolicy"]["Condition"] == "CreateLandingBucket"
+    assert template["Outputs"]["LandingBucketName"]["Value"] == LANDING_BUCKET_NAME
+
+
+def test_stage_function_lists_only_the_landing_prefixes(template: dict[str, Any]) -> None:
+    # Given the stage function's own policy statements
+    statements = template["Resources"]["StageFunction"]["Properties"]["Policies"][0]["Statement"]
+
+    # When finding the ListBucket grant
+    (listing,) = [s for s in statements if "s3:ListBucket" in _as_list(s["Action"])]
+
+    # Then it is on the landing bucket, limited to the two dataset prefixes (enough for S3 to
+    # answer 404, not 403, for a landed key deleted before it was staged)
+    assert listing["Resource"]["Fn::Sub"] == [
+        "arn:${AWS::Partition}:s3:::${Bucket}",
+        {"Bucket": LANDING_BUCKET_NAME},
+    ]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["song_data/*", "log_data/*"]}}
+
+
+def test_jsonpaths_files_are_outside_every_expiring_prefix(
+    template: dict[str, Any], stage: FunctionWiring
+) -> None:
+    # Given the landing bucket's lifecycle rules that delete current objects
+    rules = template["Resources"]["LandingBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule or "ExpirationDate" in rule]
+
+    # When comparing them with where the stage function puts its files
+    prefixes = [rule.get("Prefix") for rule in expiring]
+
+    # Then only the manifests expire, never the JSONPaths files COPY keeps reading
+    assert prefixes == [stage.environment["MANIFEST_PREFIX"]]
+    assert not stage.environment["JSONPATHS_PREFIX"].startswith(tuple(prefixes))
+
+
+def test_created_redshift_is_private_encrypted_and_has_no_plaintext_password(
+    template: dict[str, Any],
+) -> None:
+    # Given the Redshift resources the stack may create
+    resources = template["Resources"]
+    cluster = resources["RedshiftCluster"]
+    namespace = resources["RedshiftNamespace"]["Properties"]
+    workgroup = resources["RedshiftWorkgroup"]["Properties"]
+    secret = resources["RedshiftAdminSecret"]["Properties"]
+
+    # When reading how they are reached and how their admin password is set
+    passwords = [cluster["Properties"]["MasterUserPassword"], namespace["AdminUserPassword"]]
+
+    # Then the cluster matches the original exercise by default, is encrypted and private
+    parameters = template["Parameters"]
+    assert (
+        parameters["RedshiftNodeType"]["Default"],
+        parameters["RedshiftNodeCount"]["Default"],
+    ) == (
+        "dc2.large",
+        4,
+    )
+    assert cluster["Condition"] == "CreatesProvisionedRedshift"
+    assert cluster["Properties"]["Encrypted"] is True
+    assert cluster["Properties"]["PubliclyAccessible"] is False
+    assert workgroup["PubliclyAccessible"] is False
+    # And the password is generated by Secrets Manager and only resolved by CloudFormation
+    assert secret["GenerateSecretString"]["GenerateStringKey"] == "password"
+    for password in passwords:
+        assert password == {
+            "Fn::Sub": "{{resolve:secretsmanager:${RedshiftAdminSecret}:SecretString:password}}"
+        }
+    # And COPY reads the bucket through the created role, attached to the cluster / namespace
+    copy_role = {"Fn::GetAtt": ["RedshiftCopyRole", "Arn"]}
+    assert cluster["Properties"]["IamRoles"] == [copy_role]
+    assert namespace["IamRoles"] == [copy_role]
+    trusted = resources["RedshiftCopyRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert "redshift.amazonaws.com" in trusted[0]["Principal"]["Service"]
 
 
 def test_layer_requirements_equal_project_dependencies() -> None:
@@ -207,8 +359,9 @@ def test_stage_function_wiring_matches_template(stage: FunctionWiring) -> None:
     assert stage.report_batch_item_failures is True
     assert set(stage.environment) == STAGE_ENVIRONMENT_NAMES
     assert stage.environment["WAREHOUSE_ENGINE"] == "redshift"
-    assert stage.environment["MANIFEST_BUCKET"] == {"Ref": "LandingBucket"}
+    assert stage.environment["MANIFEST_BUCKET"] == LANDING_BUCKET_NAME
     assert stage.environment["MANIFEST_PREFIX"] == "_loader/manifests/"
+    assert stage.environment["JSONPATHS_PREFIX"] == "_loader/config/"
 
 
 def test_parameter_overrides_replace_defaults(template: dict[str, Any]) -> None:
@@ -332,10 +485,13 @@ def test_notifications_are_the_two_datasets_json_only(template: dict[str, Any]) 
     ]
 
 
-def test_resolve_environment_with_local_substitutions(stage: FunctionWiring) -> None:
-    # Given the substitutions the local runtime provides
+def test_resolve_environment_with_local_substitutions(
+    stage: FunctionWiring, default_conditions: dict[str, bool]
+) -> None:
+    # Given the substitutions the local runtime provides, and the conditions at the parameters'
+    # defaults (the stack's own bucket, an existing warehouse)
     # When resolving the stage function's environment
-    environment = resolve_environment(stage.environment, LOCAL_SUBSTITUTIONS)
+    environment = resolve_environment(stage.environment, LOCAL_SUBSTITUTIONS, default_conditions)
 
     # Then every variable is a plain string, Refs replaced, literals kept
     assert set(environment) == STAGE_ENVIRONMENT_NAMES
@@ -345,14 +501,73 @@ def test_resolve_environment_with_local_substitutions(stage: FunctionWiring) -> 
     assert environment["POWERTOOLS_SERVICE_NAME"] == "sparkify-stage"
 
 
-def test_resolve_environment_names_the_unresolvable_variable(stage: FunctionWiring) -> None:
+def test_resolve_environment_names_the_unresolvable_variable(
+    stage: FunctionWiring, default_conditions: dict[str, bool]
+) -> None:
     # Given substitutions that lack the Redshift host
     substitutions = {k: v for k, v in LOCAL_SUBSTITUTIONS.items() if k != "RedshiftHost"}
 
     # When resolving the environment
     # Then the error names the variable and the intrinsic it could not resolve
     with pytest.raises(KeyError, match=r"REDSHIFT_HOST.*Ref.*RedshiftHost"):
-        resolve_environment(stage.environment, substitutions)
+        resolve_environment(stage.environment, substitutions, default_conditions)
+
+
+def test_resolve_environment_takes_the_branch_of_each_condition() -> None:
+    # Given values chosen by conditions, one of them dropping the variable
+    raw: dict[str, object] = {
+        "BUCKET": {"Fn::If": ["Created", {"Ref": "Bucket"}, {"Ref": "ExistingName"}]},
+        "NESTED": {"Fn::If": ["Created", {"Fn::If": ["Other", "a", "b"]}, "c"]},
+        "GONE": {"Fn::If": ["Created", {"Ref": "AWS::NoValue"}, "kept"]},
+    }
+    substitutions = {"Bucket": "created-bucket", "ExistingName": "their-bucket"}
+
+    # When resolving them for both values of the condition
+    created = resolve_environment(raw, substitutions, {"Created": True, "Other": False})
+    existing = resolve_environment(raw, substitutions, {"Created": False, "Other": False})
+
+    # Then only the branch CloudFormation takes counts, and NoValue drops the variable
+    assert created == {"BUCKET": "created-bucket", "NESTED": "b"}
+    assert existing == {"BUCKET": "their-bucket", "NESTED": "c", "GONE": "kept"}
+    # And a condition that was not evaluated is an error naming it, not a guess
+    with pytest.raises(KeyError, match=r"BUCKET.*condition \W+Created\W+ was not evaluated"):
+        resolve_environment(raw, substitutions, {})
+
+
+def test_conditions_follow_the_parameters(template: dict[str, Any]) -> None:
+    # Given the template's conditions at the parameter defaults and with overrides
+    defaults = evaluate_conditions(template)
+    existing_bucket = evaluate_conditions(template, {"ExistingLandingBucketName": "their-bucket"})
+    serverless = evaluate_conditions(
+        template, {"CreateRedshift": "serverless", "VpcSubnetIds": "subnet-1,subnet-2"}
+    )
+
+    # When reading the ones that choose the wiring
+    # Then the defaults create the bucket and connect to an existing warehouse by IAM
+    assert defaults["CreateLandingBucket"] and not defaults["CreatesRedshift"]
+    assert defaults["UseIamAuth"] and not defaults["AttachToVpc"]
+    # And the overrides switch exactly what they should
+    assert not existing_bucket["CreateLandingBucket"]
+    assert serverless["CreatesServerlessRedshift"] and serverless["CreatesRedshift"]
+    assert not serverless["CreatesProvisionedRedshift"] and not serverless["UseIamAuth"]
+    assert serverless["HasSubnets"] and serverless["AttachToVpc"]
+
+
+def test_conditions_refuse_what_they_cannot_evaluate(tmp_path: Path) -> None:
+    # Given a condition over a pseudo parameter (the local runtime has no account or region)
+    (tmp_path / "template.yaml").write_text(
+        """
+Conditions:
+  InUsEast1: !Equals [!Ref AWS::Region, us-east-1]
+Resources: {}
+""",
+        encoding="utf-8",
+    )
+
+    # When evaluating the conditions
+    # Then it is an error naming the condition, not a guess
+    with pytest.raises(KeyError, match="AWS::Region"):
+        evaluate_conditions(load_template(tmp_path / "template.yaml"))
 
 
 def test_resolve_environment_intrinsics() -> None:
@@ -382,3 +597,24 @@ def test_resolve_environment_intrinsics() -> None:
         "ARN": "arn:aws:sqs:us-west-2:123456789012:stage",
         "NAME": "local-bucket-${Literal}",
     }
+
+
+def test_samconfig_environments_pass_valid_parameters(template: dict[str, Any]) -> None:
+    # Given the deploy settings of each samconfig.toml environment
+    with (ROOT / "samconfig.toml").open("rb") as stream:
+        samconfig = tomllib.load(stream)
+
+    # When reading their parameter overrides the way SAM CLI does (shell-style words)
+    for environment in ("default", "dev", "prod"):
+        deploy = samconfig[environment]["deploy"]["parameters"]
+        words = shlex.split(deploy["parameter_overrides"])
+        overrides = dict(word.split("=", 1) for word in words)
+
+        # Then each is a template parameter, within its constraints
+        for name in overrides:
+            _parameter_value(template, name, overrides)
+        assert overrides["Environment"] == ("prod" if environment == "prod" else "dev")
+    # And production changes are reviewed as a change set
+    assert samconfig["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+    stacks = {samconfig[env]["global"]["parameters"]["stack_name"] for env in ("dev", "prod")}
+    assert len(stacks) == 2

@@ -58,6 +58,8 @@ class StageSettings(WarehouseSettings):
     # Redshift COPY reads a manifest of the batch's files; it is written here.
     manifest_bucket: str | None = None
     manifest_prefix: str = "_loader/manifests/"
+    # Where the JSONPaths files COPY reads are put: not under the (expiring) manifests prefix.
+    jsonpaths_prefix: str = "_loader/config/"
     # Serializable-isolation conflicts between concurrent batches are retried this many times.
     stage_max_attempts: int = Field(default=6, ge=1, le=20)
 

@@ -56,6 +56,9 @@ if TYPE_CHECKING:
 # stl_load_errors names every bad file, not just the first one.
 DIAGNOSTIC_MAXERROR = 100_000
 DEFAULT_MANIFEST_PREFIX = "_loader/manifests/"
+# Outside the manifests prefix on purpose: the bucket's lifecycle rule expires manifests, and a
+# long-lived process must never point COPY at a JSONPaths file that has been expired under it.
+DEFAULT_JSONPATHS_PREFIX = "_loader/config/"
 SECRET_MAX_AGE_SECONDS = 300
 # A warm Lambda's connection may have been dropped by Redshift while the sandbox was frozen;
 # after this long without use, a cheap ping decides whether to reconnect.
@@ -225,16 +228,24 @@ def precheck_objects(
 
 
 class ManifestWriter:
-    """Writes COPY manifests, and the JSONPaths files COPY needs, under one S3 prefix.
+    """Writes COPY manifests under one S3 prefix, and the JSONPaths files COPY needs under
+    another (manifests expire by lifecycle rule; JSONPaths files must not).
 
     One writer lives as long as the warehouse (a Lambda process), so each JSONPaths file is put
     once per process: whatever an older deployment left there is replaced on the first COPY.
     """
 
-    def __init__(self, s3: S3Client, bucket: str, prefix: str = DEFAULT_MANIFEST_PREFIX) -> None:
+    def __init__(
+        self,
+        s3: S3Client,
+        bucket: str,
+        prefix: str = DEFAULT_MANIFEST_PREFIX,
+        jsonpaths_prefix: str = DEFAULT_JSONPATHS_PREFIX,
+    ) -> None:
         self._s3 = s3
         self.bucket = bucket
         self.prefix = prefix
+        self.jsonpaths_prefix = jsonpaths_prefix
         self._jsonpaths_put: set[str] = set()
         self._lock = threading.Lock()
 
@@ -267,7 +278,7 @@ class ManifestWriter:
         yet; None for a dataset loaded with JSON 'auto'."""
         if dataset.jsonpaths_file is None:
             return None
-        key = f"{self.prefix}jsonpaths/{PurePosixPath(dataset.jsonpaths_file).name}"
+        key = f"{self.jsonpaths_prefix}{PurePosixPath(dataset.jsonpaths_file).name}"
         with self._lock:
             if key not in self._jsonpaths_put:
                 with _s3_errors(f"PutObject {key!r}"):
@@ -702,6 +713,7 @@ class RedshiftWarehouse(Warehouse):
                 self._s3,
                 manifest_bucket,
                 getattr(settings, "manifest_prefix", DEFAULT_MANIFEST_PREFIX),
+                getattr(settings, "jsonpaths_prefix", DEFAULT_JSONPATHS_PREFIX),
             )
             if manifest_bucket
             else None

@@ -1,0 +1,74 @@
+"""The stage function dies at the worst moments; every row still lands exactly once.
+
+Crashes are injected by the local runtime (faults.json in the home): "before" kills the
+invocation before the handler runs, "after" lets the handler commit and kills the invocation
+before Lambda could delete the batch's messages, so SQS redelivers an already staged batch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sparkify_local.pipeline import LocalPipeline
+from tests.conftest import RawCounts
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(stack: LocalPipeline):
+    yield
+    (stack.home.root / "faults.json").unlink(missing_ok=True)
+
+
+def staged_counts(pipeline: LocalPipeline) -> tuple[int, int, int]:
+    session = pipeline.warehouse.session()
+    return (
+        session.query("SELECT COUNT(*) FROM staging_events")[0][0],
+        session.query("SELECT COUNT(*) FROM staging_songs")[0][0],
+        session.query("SELECT COUNT(*) FROM load_ledger")[0][0],
+    )
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_stage_killed_around_its_commit_stages_every_row_once(
+    pipeline: LocalPipeline, sample_dir: Path, sample_counts: RawCounts, when: str
+) -> None:
+    # Given the stage function's first two invocations die (before / after their commit)
+    faults = [{"function": "StageFunction", "when": when, "match": {}, "times": 2}]
+    (pipeline.home.root / "faults.json").write_text(json.dumps(faults))
+
+    # When the real sample is loaded
+    summary = pipeline.load([sample_dir], progress=False)
+
+    # Then the crashes were seen, the messages were redelivered, and every row is there once
+    assert len(summary.drain.function_errors) == 2, summary.render()
+    assert summary.ok, summary.render()
+    assert staged_counts(pipeline) == (
+        sample_counts.events,
+        sample_counts.song_files,
+        sample_counts.log_files + sample_counts.song_files,
+    )
+    assert summary.dead_letters == 0
+
+
+def test_a_batch_that_keeps_dying_ends_in_the_dead_letter_queue_and_is_reported(
+    pipeline: LocalPipeline, sample_dir: Path
+) -> None:
+    # Given every stage invocation dies before its handler runs
+    faults = [{"function": "StageFunction", "when": "before", "match": {}, "times": 1000}]
+    (pipeline.home.root / "faults.json").write_text(json.dumps(faults))
+
+    # When a song file is loaded
+    song = next((sample_dir / "song_data").rglob("*.json"))
+    summary = pipeline.load([song], progress=False)
+
+    # Then after the queue's retries the message is in the DLQ, nothing was staged, and the
+    # load fails naming the file that has no ledger row
+    assert not summary.ok
+    assert summary.dead_letters == 1
+    assert summary.not_in_ledger == [
+        "song_data/" + song.relative_to(sample_dir / "song_data").as_posix()
+    ]
+    assert staged_counts(pipeline) == (0, 0, 0)
