@@ -8,15 +8,21 @@ SELECT b.user_id,
        CASE WHEN u.level_ts > b.ts THEN u.level ELSE b.level END AS level,
        CASE WHEN u.level_ts > b.ts THEN u.level_ts ELSE b.ts END AS level_ts
 FROM (
+    -- Rank only the events at each user's latest ts (an aggregate finds it), not every event.
     SELECT e.user_id, e.first_name, e.last_name, e.gender, e.level, e.ts,
            ROW_NUMBER() OVER (
                PARTITION BY e.user_id
-               ORDER BY e.ts DESC, l.staged_at DESC, e.session_id DESC, e.item_in_session DESC
+               ORDER BY l.staged_at DESC, e.session_id DESC, e.item_in_session DESC
            ) AS recency
     FROM staging_events AS e
     JOIN ({claimed_loads}) AS l ON l.load_id = e.load_id
-    WHERE e.user_id IS NOT NULL
-      AND e.ts IS NOT NULL
+    JOIN (
+        SELECT le.user_id, MAX(le.ts) AS ts
+        FROM staging_events AS le
+        JOIN ({claimed_loads}) AS ll ON ll.load_id = le.load_id
+        WHERE le.user_id IS NOT NULL
+        GROUP BY le.user_id
+    ) AS latest ON latest.user_id = e.user_id AND latest.ts = e.ts
 ) AS b
 LEFT JOIN users AS u ON u.user_id = b.user_id
 WHERE b.recency = 1;

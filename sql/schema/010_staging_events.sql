@@ -21,5 +21,6 @@ CREATE TABLE IF NOT EXISTS staging_events (
     user_id         INTEGER,
     load_id         VARCHAR(32)
 )
-DISTSTYLE EVEN
-SORTKEY (load_id);
+-- No sort key: staging holds only unmerged loads and is read whole by each merge, so an
+-- ordering (an index, locally) would only slow the bulk loads and steer plans to random reads.
+DISTSTYLE EVEN;
