@@ -158,7 +158,7 @@ class Merge:
         names = {"batch_table": batch_table}
         self._session.execute(_fill(load_sql("merge/drop_batch_table.sql"), names))
         self._session.execute(merge_sql(f"merge/{batch_table}.sql"), {"merge_id": merge_id})
-        self._session.execute(_fill(load_sql("merge/analyze_batch.sql"), names))
+        self._session.execute(_fill(load_sql("merge/analyze_table.sql"), {"table": batch_table}))
 
     def rematch(self, merge_id: str) -> dict[str, Any]:
         """Match earlier song-less plays against this merge's songs."""
