@@ -167,7 +167,6 @@ def stage_batch(
                 "serialization conflict, retrying",
                 extra={"attempt": attempt, "delay_s": delay, "error": str(conflict)},
             )
-            report.attempts = attempt
             sleep(delay)
     raise TransientError(f"stage transaction did not settle in {max_attempts} attempts")
 
