@@ -36,11 +36,11 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from sparkify_local import services
 from sparkify_local.generate import generate
 from sparkify_local.home import Home
 from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.scratch import scratch_pipeline
 
 TARGET_RATIO = 0.5
 SAMPLE_INTERVAL_S = 0.05
@@ -65,27 +65,12 @@ def run_stage_bench(
     progress: bool = True,
 ) -> Metrics:
     """Benchmark the stage path against a raw COPY; return the numbers (``render`` prints)."""
-    bench_home = Home(home.root / "bench")
-    # A killed earlier run may have left messages in flight or rows behind: start from nothing.
-    services.down(bench_home)
-    shutil.rmtree(bench_home.root, ignore_errors=True)
-    saved_environment = dict(os.environ)  # LocalPipeline.start points boto3 at moto
     load_before = os.getloadavg()[0]
-    try:
-        pipeline = LocalPipeline.start(bench_home)
-        try:
-            main = _stage_run(pipeline, events, songs, seed, progress)
-            reference = _copy_reference(pipeline.endpoints.warehouse_url)
-            small = _stage_run(pipeline, events // 4, songs // 4, seed, progress)
-            results = _results(pipeline, main, reference, small)
-        finally:
-            pipeline.close()
-    finally:
-        services.down(bench_home)
-        os.environ.clear()
-        os.environ.update(saved_environment)
-    # The logs stay for a look (moto.log, StageFunction.log); the warehouse data goes.
-    shutil.rmtree(bench_home.pg_data, ignore_errors=True)
+    with scratch_pipeline(Home(home.root / "bench")) as pipeline:
+        main = _stage_run(pipeline, events, songs, seed, progress)
+        reference = _copy_reference(pipeline.endpoints.warehouse_url)
+        small = _stage_run(pipeline, events // 4, songs // 4, seed, progress)
+        results = _results(pipeline, main, reference, small)
     results["load_avg_before"] = round(load_before, 2)
     results["load_avg_after"] = round(os.getloadavg()[0], 2)
     return results

@@ -9,37 +9,23 @@ window in AWS), not its absolute value.
 
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sparkify_local import services
 from sparkify_local.generate import generate
 from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.scratch import scratch_pipeline
 
 
 def run_e2e_bench(
     home: Home, *, files: int = 20, put_every_s: float = 1.0, merge_every_s: float = 5.0
 ) -> dict[str, Any]:
-    services.down(home)
-    shutil.rmtree(home.root, ignore_errors=True)
-    saved_environment = dict(os.environ)
-    try:
-        pipeline = LocalPipeline.start(home)
-        try:
-            return _measure(pipeline, home, files, put_every_s, merge_every_s)
-        finally:
-            pipeline.close()
-    finally:
-        services.down(home)
-        os.environ.clear()
-        os.environ.update(saved_environment)
-        shutil.rmtree(home.pg_data, ignore_errors=True)
+    with scratch_pipeline(home) as pipeline:
+        return _measure(pipeline, home, files, put_every_s, merge_every_s)
 
 
 def _measure(
