@@ -209,6 +209,8 @@ class Merge:
             merged = self._session.execute(load_sql("merge/finalize/mark_merged.sql"), params)
             self._session.execute(load_sql("merge/finalize/run_finished.sql"), params)
             self._session.execute(load_sql("merge/lease/release.sql"), params)
+        for table in ("staging_events", "staging_songs"):
+            self._session.reclaim_space(table)
         epoch_now = (now - datetime(1970, 1, 1)).total_seconds()
         return {
             "files_merged": merged,

@@ -59,6 +59,11 @@ class Session(ABC):
         """
 
     @abstractmethod
+    def reclaim_space(self, table: str) -> None:
+        """Make a table's deleted rows cheap to scan again, after a bulk delete (outside any
+        transaction)."""
+
+    @abstractmethod
     def apply_schema(self) -> None:
         """Create every table of sql/schema that does not exist yet (idempotent)."""
 

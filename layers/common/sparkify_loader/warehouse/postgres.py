@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import psycopg
 from botocore.config import Config
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, sql
 
 from sparkify_loader.sqlfiles import load_sql, schema_files, to_postgres
 from sparkify_loader.warehouse.base import FileLoad, ObjectVersion, Session, Warehouse
@@ -72,6 +72,12 @@ class PostgresSession(Session):
     ) -> dict[ObjectVersion, FileLoad]:
         with _translated_errors():
             return self._s3_copy.copy(dataset, objects, load_id)
+
+    def reclaim_space(self, table: str) -> None:
+        # Finalize deletes a whole merge's staging rows; until autovacuum comes by, every scan of
+        # the next (small) batch would still read the dead ones, so cost would follow history.
+        with _translated_errors():
+            self.connection.execute(sql.SQL("VACUUM {}").format(sql.Identifier(table)))
 
     def apply_schema(self) -> None:
         with self.transaction():
