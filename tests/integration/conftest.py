@@ -66,3 +66,12 @@ def write(path: Path, content: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     return path
+
+
+def staging_snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
+    """Every row of the staging tables and the ledger, in a stable order."""
+    session = pipeline.warehouse.session()
+    return {
+        table: sorted(session.query(f"SELECT * FROM {table}"), key=repr)
+        for table in ("staging_events", "staging_songs", "load_ledger")
+    }

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from sparkify_local.pipeline import LocalPipeline
-from tests.integration.conftest import write
+from tests.integration.conftest import staging_snapshot, write
 
 KEY = "log_data/2018/11/2018-11-30-events.json"
 
@@ -27,14 +27,6 @@ def events_file(*user_ids: str) -> str:
         )
         for index, user_id in enumerate(user_ids)
     )
-
-
-def snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
-    session = pipeline.warehouse.session()
-    return {
-        table: sorted(session.query(f"SELECT * FROM {table}"), key=repr)
-        for table in ("staging_events", "staging_songs", "load_ledger")
-    }
 
 
 def test_corrected_file_is_staged_again_as_a_new_version(
@@ -79,7 +71,7 @@ def test_identical_reupload_adds_nothing(pipeline: LocalPipeline, tmp_path: Path
         json.dumps({"song_id": "SOSAME", "title": "Same", "duration": 1.0, "num_songs": 1}),
     )
     assert pipeline.load([log, song], progress=False).ok
-    before = snapshot(pipeline)
+    before = staging_snapshot(pipeline)
 
     # When both are uploaded again with identical bytes (same etags)
     write(log, events_file("11", "12"))
@@ -88,5 +80,5 @@ def test_identical_reupload_adds_nothing(pipeline: LocalPipeline, tmp_path: Path
     # Then the reload reports them staged, and no staging or ledger row was added or changed
     assert again.ok, again.render()
     assert dict(again.statuses) == {"staged": 2}
-    assert snapshot(pipeline) == before
+    assert staging_snapshot(pipeline) == before
     assert len(before["load_ledger"]) == 2 and len(before["staging_events"]) == 2

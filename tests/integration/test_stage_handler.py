@@ -14,24 +14,12 @@ from sparkify_loader.config import StageSettings
 from sparkify_loader.stage import stage_sqs_event
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.pipeline import LocalPipeline
+from tests.integration.test_bad_input import song as song_document
 from tests.sqs_events import object_created, s3_test_event_record, sqs_event, sqs_record
 
 
 def song(song_id: str, title: str = "Caught In A Dream") -> str:
-    return json.dumps(
-        {
-            "num_songs": 1,
-            "artist_id": "ARYKCQI1187FB3B18F",
-            "artist_latitude": None,
-            "artist_longitude": None,
-            "artist_location": "",
-            "artist_name": "Tesla",
-            "song_id": song_id,
-            "title": title,
-            "duration": 290.29832,
-            "year": 2004,
-        }
-    )
+    return json.dumps(song_document(song_id=song_id, title=title))
 
 
 def put(pipeline: LocalPipeline, key: str, content: str) -> str:

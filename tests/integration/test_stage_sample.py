@@ -9,6 +9,7 @@ from pathlib import Path
 from sparkify_local.localstack import STAGE_QUEUE
 from sparkify_local.pipeline import LocalPipeline
 from tests.conftest import RawCounts
+from tests.integration.conftest import staging_snapshot
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -26,14 +27,6 @@ def _staged_event_keys(pipeline: LocalPipeline) -> list[tuple]:
         )
         for session, item, user, ts in rows
     ]
-
-
-def _snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
-    session = pipeline.warehouse.session()
-    return {
-        table: sorted(session.query(f"SELECT * FROM {table}"), key=repr)
-        for table in ("staging_events", "staging_songs", "load_ledger")
-    }
 
 
 def test_real_sample_stages_every_row_once(
@@ -78,14 +71,14 @@ def test_timestamps_keep_milliseconds(pipeline: LocalPipeline, sample_dir: Path)
 def test_reloading_the_same_files_adds_nothing(pipeline: LocalPipeline, sample_dir: Path) -> None:
     # Given the sample staged once
     pipeline.load([sample_dir], progress=False)
-    before = _snapshot(pipeline)
+    before = staging_snapshot(pipeline)
 
     # When the same files are uploaded again (same content, same etags)
     summary = pipeline.load([sample_dir], progress=False)
 
     # Then no staging or ledger row changed
     assert summary.ok
-    assert _snapshot(pipeline) == before
+    assert staging_snapshot(pipeline) == before
 
 
 def test_each_event_delivered_three_times_stages_once(
