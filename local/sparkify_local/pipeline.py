@@ -219,7 +219,10 @@ class LocalPipeline:
             placeholders, params = bind_list("k", keys[start : start + 1000])
             rows = session.query(
                 "SELECT key, etag, dataset, status, rows, error FROM load_ledger"
-                f" WHERE bucket = %(bucket)s AND key IN ({placeholders})",
+                f" WHERE bucket = %(bucket)s AND key IN ({placeholders})"
+                # A version recorded missing can be staged later by a re-upload of the same
+                # bytes: the latest row is the version's current state.
+                " ORDER BY staged_at",
                 {"bucket": self.stack.bucket, **params},
             )
             for key, etag, *rest in rows:
