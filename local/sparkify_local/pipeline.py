@@ -178,6 +178,11 @@ class LocalPipeline:
                 )
         self.warehouse.session().execute("TRUNCATE " + ", ".join(schema_tables()))
 
+    def restart_warehouse(self) -> None:
+        """Crash and restart the local warehouse (fault tests); our own session reconnects."""
+        services.restart_warehouse(self.home)
+        self.warehouse.close()
+
     def close(self) -> None:
         """Shut the warm function environments and the warehouse session down."""
         for pool in self._pools.values():
@@ -188,7 +193,11 @@ class LocalPipeline:
     def load(self, paths: Iterable[Path], progress: bool | None = None) -> LoadSummary:
         show = progress if progress is not None else os.isatty(2)
         uploaded = self.upload(paths, progress=show)
-        summary = LoadSummary(uploaded=len(uploaded), drain=self.stage(progress=show))
+        return self.summarize(uploaded, self.stage(progress=show))
+
+    def summarize(self, uploaded: dict[str, str], drain: DrainStats) -> LoadSummary:
+        """What the ledger says about each uploaded version (key -> etag) after staging."""
+        summary = LoadSummary(uploaded=len(uploaded), drain=drain)
         ledger = self.ledger_rows(uploaded)
         for key, etag in uploaded.items():
             row = ledger.get((key, etag))

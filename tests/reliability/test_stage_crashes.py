@@ -14,6 +14,7 @@ import pytest
 
 from sparkify_local.pipeline import LocalPipeline
 from tests.conftest import RawCounts
+from tests.reliability.recovery import assert_sample_recovered, staged_counts
 
 
 @pytest.fixture(autouse=True)
@@ -22,18 +23,13 @@ def _no_faults_left(stack: LocalPipeline):
     (stack.home.root / "faults.json").unlink(missing_ok=True)
 
 
-def staged_counts(pipeline: LocalPipeline) -> tuple[int, int, int]:
-    session = pipeline.warehouse.session()
-    return (
-        session.query("SELECT COUNT(*) FROM staging_events")[0][0],
-        session.query("SELECT COUNT(*) FROM staging_songs")[0][0],
-        session.query("SELECT COUNT(*) FROM load_ledger")[0][0],
-    )
-
-
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_stage_killed_around_its_commit_stages_every_row_once(
-    pipeline: LocalPipeline, sample_dir: Path, sample_counts: RawCounts, when: str
+    pipeline: LocalPipeline,
+    sample_dir: Path,
+    sample_counts: RawCounts,
+    sample_reference: dict,
+    when: str,
 ) -> None:
     # Given the stage function's first two invocations die (before / after their commit)
     faults = [{"function": "StageFunction", "when": when, "match": {}, "times": 2}]
@@ -44,13 +40,7 @@ def test_stage_killed_around_its_commit_stages_every_row_once(
 
     # Then the crashes were seen, the messages were redelivered, and every row is there once
     assert len(summary.drain.function_errors) == 2, summary.render()
-    assert summary.ok, summary.render()
-    assert staged_counts(pipeline) == (
-        sample_counts.events,
-        sample_counts.song_files,
-        sample_counts.log_files + sample_counts.song_files,
-    )
-    assert summary.dead_letters == 0
+    assert_sample_recovered(pipeline, summary, sample_counts, sample_reference)
 
 
 def test_a_batch_that_keeps_dying_ends_in_the_dead_letter_queue_and_is_reported(

@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     from sparkify_loader.datasets import Dataset
     from sparkify_loader.events import LandedObject
 
+# One pooled connection per prefetching thread of the COPY emulation. Standard retries (3
+# attempts, under 3 s of backoff) ride out a blip; a longer S3 outage fails the batch back to
+# SQS, whose redelivery is the retry that can wait (legacy mode would sit up to 15 s per GET).
+S3_CLIENT_CONFIG = Config(
+    max_pool_connections=PREFETCH_AHEAD * 2, retries={"mode": "standard", "max_attempts": 3}
+)
+
 # One schema change at a time: two processes creating the same table race on the catalog.
 _SCHEMA_LOCK_ID = 0x5350_4B59
 
@@ -48,8 +55,7 @@ def _translated_errors() -> Iterator[None]:
 class PostgresSession(Session):
     def __init__(self, connection: psycopg.Connection) -> None:
         self.connection = connection
-        # One pooled connection per prefetching thread of the COPY emulation.
-        s3 = boto3.client("s3", config=Config(max_pool_connections=PREFETCH_AHEAD * 2))
+        s3 = boto3.client("s3", config=S3_CLIENT_CONFIG)
         self._s3_copy = S3JsonCopy(connection, s3)
 
     @contextmanager
