@@ -136,11 +136,21 @@ def test_a_file_landing_during_a_merge_waits_for_the_next_one(
     assert_converged(pipeline, sample_reference)
 
 
+CORRUPTIONS = {
+    # The staged play's start time, twice in the time dimension.
+    "duplicate_time": "INSERT INTO time (start_time, hour) VALUES"
+    " (TIMESTAMP '1970-01-01' + INTERVAL '1541121934796 milliseconds', 1)",
+    # Another user, twice in the users dimension: the whole dimension is checked.
+    "duplicate_users": "INSERT INTO users (user_id, level) VALUES (7, 'free')",
+}
+
+
+@pytest.mark.parametrize("check", sorted(CORRUPTIONS))
 def test_a_failed_quality_check_fails_the_run_and_keeps_the_loads(
-    pipeline: LocalPipeline, tmp_path: Path
+    pipeline: LocalPipeline, tmp_path: Path, check: str
 ) -> None:
-    # Given a staged play, and its start time already twice in the time dimension (a corrupted
-    # warehouse: keys are not enforced on Redshift)
+    # Given a staged play, and a key already twice in a dimension (a corrupted warehouse: keys
+    # are not enforced on Redshift)
     event = {
         "artist": "A",
         "auth": "Logged In",
@@ -165,10 +175,7 @@ def test_a_failed_quality_check_fails_the_run_and_keeps_the_loads(
     assert pipeline.load([tmp_path], progress=False).ok
     session = pipeline.warehouse.session()
     for _ in range(2):
-        session.execute(
-            "INSERT INTO time (start_time, hour) VALUES"
-            " (TIMESTAMP '1970-01-01' + INTERVAL '1541121934796 milliseconds', 1)"
-        )
+        session.execute(CORRUPTIONS[check])
 
     # When the merge runs
     outcome = pipeline.merge()
@@ -176,9 +183,9 @@ def test_a_failed_quality_check_fails_the_run_and_keeps_the_loads(
     # Then it fails naming the check, the file stays staged for the next run, the lease is free
     assert outcome.status == "FAILED"
     assert "QualityCheckFailedError" in (outcome.error or ""), outcome.render()
-    assert "duplicate_time=1" in (outcome.error or "")
+    assert f"{check}=1" in (outcome.error or "")
     assert session.query("SELECT status FROM load_ledger") == [("staged",)]
     assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0
-    assert session.query("SELECT status, error LIKE '%%duplicate_time=1%%' FROM merge_runs") == [
-        ("failed", True)
-    ]
+    assert session.query(
+        "SELECT status, error LIKE %(pattern)s FROM merge_runs", {"pattern": f"%{check}=1%"}
+    ) == [("failed", True)]

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from sparkify_local import services
 from sparkify_local.pipeline import LocalPipeline
 from tests.conftest import RawCounts
 from tests.integration.conftest import assert_converged
@@ -108,3 +109,18 @@ def test_warehouse_restarted_mid_merge_step_is_retried_and_converges(
     ]
     assert "TransientWarehouseError" in failures, failures
     assert_converged(pipeline, sample_reference)
+
+
+def test_a_warm_session_outlives_a_warehouse_restart_without_failing_a_call(
+    pipeline: LocalPipeline,
+) -> None:
+    # Given a warm session, as a warm function environment holds one
+    warm = pipeline.warehouse.session()
+
+    # When the warehouse restarts behind its back
+    services.restart_warehouse(pipeline.home)
+
+    # Then the next call gets a live session instead of an error
+    session = pipeline.warehouse.session()
+    assert session is not warm
+    assert session.query("SELECT 1") == [(1,)]

@@ -1,11 +1,9 @@
--- Quality: user_ids of this merge that occur more than once in users (must be 0).
+-- Quality: user_ids that occur more than once in users (must be 0). The whole dimension is
+-- checked: it holds one row per listener, a small table next to the events, while the users of
+-- this merge alone take a scan of every staged event (8 s of a 1.3M-event merge, measured).
 SELECT COUNT(*) FROM (
-    SELECT u.user_id
-    FROM users AS u
-    WHERE u.user_id IN (
-        SELECT e.user_id FROM staging_events AS e
-        JOIN ({claimed_loads}) AS l ON l.load_id = e.load_id
-    )
-    GROUP BY u.user_id
+    SELECT user_id
+    FROM users
+    GROUP BY user_id
     HAVING COUNT(*) > 1
 ) AS duplicates;
