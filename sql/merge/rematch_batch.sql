@@ -7,9 +7,7 @@ FROM (
            ROW_NUMBER() OVER (PARTITION BY p.songplay_id ORDER BY s.song_id) AS rank
     FROM songplays AS p
     JOIN songs AS s
-      ON s.title = p.song_title
-     AND s.artist_name = p.artist_name
-     AND ROUND(s.duration * 1000) = ROUND(p.song_length * 1000)
+      ON {song_match}
     WHERE p.song_id IS NULL
       AND s.song_id IN (
           SELECT st.song_id

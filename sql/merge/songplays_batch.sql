@@ -7,13 +7,10 @@ FROM plays_batch AS p
 LEFT JOIN (
     SELECT songplay_id, song_id, artist_id
     FROM (
-        SELECT bp.songplay_id, s.song_id, s.artist_id,
-               ROW_NUMBER() OVER (PARTITION BY bp.songplay_id ORDER BY s.song_id) AS rank
-        FROM plays_batch AS bp
-        JOIN songs AS s
-          ON s.title = bp.song_title
-         AND s.artist_name = bp.artist_name
-         AND ROUND(s.duration * 1000) = ROUND(bp.song_length * 1000)
+        SELECT p.songplay_id, s.song_id, s.artist_id,
+               ROW_NUMBER() OVER (PARTITION BY p.songplay_id ORDER BY s.song_id) AS rank
+        FROM plays_batch AS p
+        JOIN songs AS s ON {song_match}
     ) AS candidates
     WHERE rank = 1
 ) AS m ON m.songplay_id = p.songplay_id;

@@ -55,6 +55,8 @@ UPSERTS = {
     "songplays": Upsert("songplays", "songplays_batch", "songplay_id"),
 }
 DIMENSIONS = ("users", "songs", "artists", "time")
+# In splicing order: a fragment may contain the ones after it.
+MERGE_FRAGMENTS = ("batch_plays", "song_match", "claimed_loads")
 
 
 def utc_now() -> datetime:
@@ -62,10 +64,14 @@ def utc_now() -> datetime:
 
 
 def merge_sql(name: str) -> str:
-    """A merge SQL file with its fragments (claimed loads, batch plays) spliced in."""
+    """A merge SQL file with its fragments (sql/merge/fragments/NAME.sql for ``{NAME}``)
+    spliced in; a fragment may use another (batch plays use the claimed loads)."""
     statement = load_sql(name)
-    statement = statement.replace("{batch_plays}", load_sql("merge/fragments/batch_plays.sql"))
-    return statement.replace("{claimed_loads}", load_sql("merge/fragments/claimed_loads.sql"))
+    for fragment in MERGE_FRAGMENTS:
+        statement = statement.replace(
+            f"{{{fragment}}}", load_sql(f"merge/fragments/{fragment}.sql")
+        )
+    return statement
 
 
 class Merge:
