@@ -1,8 +1,9 @@
 """S3 outages for fault tests: the local moto server answers S3 with 503 for a while.
 
-A test calls ``start_s3_outage(home, seconds)``; until then every S3 request reaching the
-home's moto server gets the ``503 ServiceUnavailable`` S3 returns when it cannot serve, which
-SDKs retry and then raise. SQS, Step Functions and Lambda stay up, as in a regional S3 event.
+A test calls ``start_s3_outage(home, seconds)``; until then every S3 request signed in its
+Authorization header (every SDK call; not presigned URLs) that reaches the home's moto server
+gets the ``503 ServiceUnavailable`` S3 returns when it cannot serve, which SDKs retry and then
+raise. SQS, Step Functions and Lambda stay up, as in a regional S3 event.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class S3Outage:
     def __init__(self, app: Callable[..., Iterable[bytes]], home: Home) -> None:
         self._app = app
         self._path = home.root / OUTAGE_FILE
-        self._seen: int | None = None
+        self._seen: tuple[int, int] | None = None
         self._until = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -47,9 +48,11 @@ class S3Outage:
         return self._app(environ, start_response)
 
     def _outage_until(self) -> float:
-        # One stat per request; the file is read again only when it changed.
+        # One stat per request; the file is read again only when it changed (each outage is a
+        # new file, replaced atomically: a new inode even within one mtime tick).
         try:
-            changed = self._path.stat().st_mtime_ns
+            stat = self._path.stat()
+            changed = (stat.st_ino, stat.st_mtime_ns)
         except FileNotFoundError:
             return 0.0
         if changed != self._seen:

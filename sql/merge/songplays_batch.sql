@@ -10,7 +10,7 @@ LEFT JOIN (
         SELECT p.songplay_id, s.song_id, s.artist_id,
                ROW_NUMBER() OVER (PARTITION BY p.songplay_id ORDER BY s.song_id) AS rank
         FROM plays_batch AS p
-        JOIN songs AS s ON {song_match}
+        JOIN songs AS s ON ({song_match})
     ) AS candidates
     WHERE rank = 1
 ) AS m ON m.songplay_id = p.songplay_id;

@@ -12,8 +12,9 @@ from sparkify_local.pipeline import LocalPipeline
 from tests.conftest import RawCounts
 from tests.reliability.recovery import assert_sample_recovered
 
-# Longer than one GET's own retries (3 attempts, under 3 s of backoff), so batches really fail;
-# shorter than the queue's 5 receives at 1 s apart locally, so nothing reaches the DLQ.
+# One GET's own retries (3 attempts, backoff drawn from 0-1 s then 0-2 s) outlast 2.5 s only
+# rarely, and a batch makes many GETs, so batches fail during the outage; redeliveries come 1 s
+# after each failure, so at most 3-4 receives fit in it, under the queue's 5: none reaches the DLQ.
 OUTAGE_S = 2.5
 
 

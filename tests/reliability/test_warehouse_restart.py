@@ -28,7 +28,12 @@ BLOCKED_TIMEOUT_S = 60.0
 
 @contextlib.contextmanager
 def tables_held(pipeline: LocalPipeline, *tables: str) -> Iterator[None]:
-    """Hold an exclusive lock on the tables (in an open transaction) while the block runs."""
+    """Hold an exclusive lock on the tables (in an open transaction) while the block runs.
+
+    A checkpoint first: crash recovery then replays only this test's work, not the WAL of every
+    earlier test in the session (a slow replay would outlast the queue's redeliveries)."""
+    with psycopg.connect(pipeline.endpoints.warehouse_url, autocommit=True) as admin:
+        admin.execute("CHECKPOINT")
     connection = psycopg.connect(pipeline.endpoints.warehouse_url)
     try:
         connection.execute(

@@ -55,8 +55,8 @@ def _translated_errors() -> Iterator[None]:
 class PostgresSession(Session):
     def __init__(self, connection: psycopg.Connection) -> None:
         self.connection = connection
-        s3 = boto3.client("s3", config=S3_CLIENT_CONFIG)
-        self._s3_copy = S3JsonCopy(connection, s3)
+        self._s3 = boto3.client("s3", config=S3_CLIENT_CONFIG)
+        self._s3_copy = S3JsonCopy(connection, self._s3)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -94,6 +94,7 @@ class PostgresSession(Session):
 
     def close(self) -> None:
         self.connection.close()
+        self._s3.close()  # its connection pool, which a reconnect would otherwise leave behind
 
 
 class PostgresWarehouse(Warehouse):
@@ -117,7 +118,8 @@ class PostgresWarehouse(Warehouse):
         # invocation (a merge step retried once per stale worker: 14 s of backoff, measured).
         # A round trip to a local server costs well under a millisecond, so ask every time.
         try:
-            session.connection.execute("SELECT 1")
+            with session.connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
         except psycopg.Error:
             return False
         return True
