@@ -333,31 +333,26 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
 
 def _smaps_rollup(process: psutil.Process) -> dict[str, int]:
     """Pss and Anonymous (kB) of a process; RSS as Pss where smaps_rollup cannot be read."""
-    try:
-        text = Path(f"/proc/{process.pid}/smaps_rollup").read_text()
-    except OSError:
-        with suppress(psutil.Error):
-            return {"Pss": process.memory_info().rss // 1024}
-        return {}
-    values: dict[str, int] = {}
-    for line in text.splitlines():
-        name, _, value = line.partition(":")
-        if name in ("Pss", "Anonymous"):
-            values[name] = int(value.split()[0])
-    return values
+    return _proc_kb(process.pid, "smaps_rollup", ("Pss", "Anonymous"), rss_as="Pss")
 
 
 def _proc_status(pid: int) -> dict[str, int]:
+    """VmHWM and VmRSS (kB) of a process; RSS samples only where /proc cannot be read."""
+    return _proc_kb(pid, "status", ("VmHWM", "VmRSS"), rss_as="VmRSS")
+
+
+def _proc_kb(pid: int, file: str, names: tuple[str, ...], *, rss_as: str) -> dict[str, int]:
+    """The named ``Name:  value kB`` fields of /proc/PID/FILE; without it, psutil's RSS."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
+        text = Path(f"/proc/{pid}/{file}").read_text()
     except OSError:
-        with suppress(psutil.Error):  # no /proc: RSS samples only
-            return {"VmRSS": psutil.Process(pid).memory_info().rss // 1024}
+        with suppress(psutil.Error):
+            return {rss_as: psutil.Process(pid).memory_info().rss // 1024}
         return {}
     values: dict[str, int] = {}
     for line in text.splitlines():
         name, _, value = line.partition(":")
-        if name in ("VmHWM", "VmRSS"):
+        if name in names:
             values[name] = int(value.split()[0])
     return values
 
