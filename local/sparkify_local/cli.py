@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sparkify_local import services
 from sparkify_local.home import Home
+from sparkify_local.runtime import processes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,8 +98,8 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from sparkify_local.merge_runner import describe_result
     from sparkify_local.pipeline import LocalPipeline
+    from sparkify_local.runtime.merge_runner import describe_result
 
     pipeline = LocalPipeline.start(Home.from_env())
     outcome = pipeline.merge(
@@ -148,7 +148,7 @@ def _status(_args: argparse.Namespace) -> int:
     from sparkify_local.pipeline import LocalPipeline
 
     home = Home.from_env()
-    up = services.running(home)
+    up = processes.running(home)
     print(f"home: {home.root}")
     print(
         "services: "
@@ -162,20 +162,20 @@ def _status(_args: argparse.Namespace) -> int:
 
 
 def _down(_args: argparse.Namespace) -> int:
-    stopped = services.down(Home.from_env())
+    stopped = processes.down(Home.from_env())
     print("stopped: " + ", ".join(stopped) if stopped else "nothing was running")
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sparkify_local.bench import run_bench
+    from sparkify_local.bench.run import run_bench
 
     run_bench(Home.from_env(), quick=args.quick, out=args.out, progress=sys.stderr.isatty())
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sparkify_local.generate import generate
+    from sparkify_local.generate.writer import generate
 
     summary = generate(
         args.out_dir,

@@ -15,14 +15,20 @@ from tqdm import tqdm
 
 from sparkify_loader.sqlfiles import bind_list, schema_tables
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
-from sparkify_local import services
-from sparkify_local.event_source import DrainStats, SqsEventSource
 from sparkify_local.home import Home
-from sparkify_local.lambda_runtime import FaultPlan, FunctionPool
-from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE, LocalStack, point_at_moto
-from sparkify_local.merge_runner import MergeOutcome, run_merge
-from sparkify_local.services import Endpoints
-from sparkify_local.template import FunctionWiring, queue_wiring
+from sparkify_local.runtime import processes
+from sparkify_local.runtime.event_source import DrainStats, SqsEventSource
+from sparkify_local.runtime.faults import FaultPlan
+from sparkify_local.runtime.function_pool import FunctionPool
+from sparkify_local.runtime.merge_runner import MergeOutcome, run_merge
+from sparkify_local.runtime.processes import Endpoints
+from sparkify_local.runtime.resources import (
+    STAGE_FUNCTION,
+    STAGE_QUEUE,
+    LocalResources,
+    point_at_moto,
+)
+from sparkify_local.sam.template import FunctionWiring, queue_wiring
 
 LANDING_PREFIXES = ("song_data", "log_data")
 UPLOAD_THREADS = 16
@@ -92,15 +98,15 @@ class LoadSummary:
 class LocalPipeline:
     home: Home
     endpoints: Endpoints
-    stack: LocalStack
+    stack: LocalResources
     warehouse: PostgresWarehouse
     _pools: dict[str, FunctionPool] = field(default_factory=dict)
 
     @classmethod
     def start(cls, home: Home) -> LocalPipeline:
-        endpoints = services.ensure_up(home)
+        endpoints = processes.ensure_up(home)
         point_at_moto(endpoints)
-        stack = LocalStack(endpoints)
+        stack = LocalResources(endpoints)
         stack.ensure_resources()
         warehouse = PostgresWarehouse(endpoints.warehouse_url)
         warehouse.session().apply_schema()
@@ -180,7 +186,7 @@ class LocalPipeline:
 
     def restart_warehouse(self) -> None:
         """Crash and restart the local warehouse (fault tests); our own session reconnects."""
-        services.restart_warehouse(self.home)
+        processes.restart_warehouse(self.home)
         self.warehouse.close()
 
     def close(self) -> None:

@@ -15,9 +15,9 @@ import pytest
 from sparkify_loader.config import StageSettings
 from sparkify_loader.observability import metrics
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
-from sparkify_local import services
 from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.runtime import processes
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     pipeline = LocalPipeline.start(home)
     yield pipeline
     pipeline.close()
-    services.down(home)
+    processes.down(home)
     os.environ.clear()
     os.environ.update(saved)
 

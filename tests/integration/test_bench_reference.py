@@ -3,7 +3,7 @@ Redshift's CREATE TABLE … (LIKE …) would: a ratio against index-free tables 
 
 from __future__ import annotations
 
-from sparkify_local.bench_merge import STAR_TABLES, create_reference_tables, drop_reference_tables
+from sparkify_local.bench.merge import STAR_TABLES, create_reference_tables, drop_reference_tables
 from sparkify_local.pipeline import LocalPipeline
 
 

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sparkify_local.localstack import STAGE_QUEUE
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.runtime.resources import STAGE_QUEUE
 from tests.conftest import RawCounts
 from tests.integration.conftest import staging_snapshot
 

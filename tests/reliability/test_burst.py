@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_local.generate import generate
+from sparkify_local.generate.writer import generate
 from sparkify_local.pipeline import LocalPipeline
 from tests.conftest import expected_star
 

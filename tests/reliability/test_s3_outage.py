@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_local.outage import OUTAGE_FILE, start_s3_outage
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.runtime.faults import OUTAGE_FILE, start_s3_outage
 from tests.conftest import RawCounts
 from tests.reliability.recovery import assert_sample_recovered
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from sparkify_local import services
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.runtime import processes
 from tests.conftest import RawCounts
 from tests.integration.conftest import assert_converged
 from tests.reliability.recovery import assert_sample_recovered
@@ -123,7 +123,7 @@ def test_a_warm_session_outlives_a_warehouse_restart_without_failing_a_call(
     warm = pipeline.warehouse.session()
 
     # When the warehouse restarts behind its back
-    services.restart_warehouse(pipeline.home)
+    processes.restart_warehouse(pipeline.home)
 
     # Then the next call gets a live session instead of an error
     session = pipeline.warehouse.session()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_local.generate import GenerateSummary, generate
+from sparkify_local.generate.writer import GenerateSummary, generate
 
 LOG_KEYS = [
     "artist",

@@ -1,5 +1,5 @@
 """template.yaml is the single source of wiring: check it lints, is least-privilege, and that
-the local runtime's reader (sparkify_local.template) sees exactly what AWS would deploy."""
+the local runtime's reader (sparkify_local.sam.template) sees exactly what AWS would deploy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
-from sparkify_local.template import (
+from sparkify_local.sam.template import (
     FunctionWiring,
     NotificationRule,
     _parameter_value,

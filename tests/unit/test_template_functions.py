@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings
 
 from sparkify_loader import config
 from sparkify_loader.config import MergeSettings, StageSettings
-from sparkify_local.template import (
+from sparkify_local.sam.template import (
     evaluate_conditions,
     function_wiring,
     load_template,

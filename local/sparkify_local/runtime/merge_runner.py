@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sparkify_local.localstack import LocalStack
+from sparkify_local.runtime.resources import LocalResources
 
 POLL_S = 0.2
 MERGE_TIMEOUT_S = 3600
@@ -40,7 +40,7 @@ class MergeOutcome:
 
 
 def run_merge(
-    stack: LocalStack,
+    stack: LocalResources,
     execution_input: dict[str, Any] | None = None,
     on_state: Callable[[str, dict[str, Any] | None], None] = lambda _name, _result: None,
 ) -> MergeOutcome:
@@ -92,7 +92,7 @@ def run_merge(
         time.sleep(POLL_S)
 
 
-def _history(stack: LocalStack, execution: str) -> list[dict[str, Any]]:
+def _history(stack: LocalResources, execution: str) -> list[dict[str, Any]]:
     paginator = stack.sfn.get_paginator("get_execution_history")
     return [e for page in paginator.paginate(executionArn=execution) for e in page["events"]]
 

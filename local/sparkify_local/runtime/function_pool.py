@@ -7,11 +7,9 @@ A worker process is a warm Lambda execution environment: it imports the handler 
 from __future__ import annotations
 
 import importlib.util
-import json
 import multiprocessing
 import os
 import sys
-import threading
 import traceback
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparkify_local.home import Home
-from sparkify_local.template import FunctionWiring
+from sparkify_local.runtime.faults import FaultPlan
+from sparkify_local.sam.template import FunctionWiring
 
 _handler: Any = None
 _function_name = ""
@@ -89,39 +87,6 @@ def _invoke(event: dict[str, Any]) -> dict[str, Any]:
         traceback.print_exc()
         return {"errorType": type(error).__name__, "errorMessage": str(error)}
     return {"payload": payload}
-
-
-class FaultPlan:
-    """Crash injection for fault tests, read from ``$SPARKIFY_HOME/faults.json``.
-
-    Each fault names a function, a subset of the event to match (e.g. ``{"step": "upsert",
-    "table": "users"}``), ``"when"``: ``"before"`` (the invocation dies before the handler runs)
-    or ``"after"`` (the handler ran and committed, then the invocation died before returning),
-    and how many ``"times"`` it fires. Absent file: no faults. Local runtime only.
-    """
-
-    def __init__(self, home: Home) -> None:
-        self._path = home.root / "faults.json"
-        self._lock = threading.Lock()
-
-    def take(self, function: str, event: dict[str, Any], when: str) -> dict[str, Any] | None:
-        with self._lock:
-            try:
-                faults = json.loads(self._path.read_text())
-            except FileNotFoundError:
-                return None
-            for fault in faults:
-                matches = all(event.get(key) == value for key, value in fault["match"].items())
-                if fault["function"] == function and fault["when"] == when and matches:
-                    if fault.get("times", 1) <= 0:
-                        continue
-                    fault["times"] = fault.get("times", 1) - 1
-                    self._path.write_text(json.dumps(faults))
-                    return {
-                        "errorType": "InjectedFault",
-                        "errorMessage": f"injected crash {when} {fault['match']}",
-                    }
-            return None
 
 
 class FunctionPool:

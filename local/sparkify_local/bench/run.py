@@ -36,11 +36,11 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from sparkify_local.generate import generate
+from sparkify_local.bench.scratch import scratch_pipeline
+from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
-from sparkify_local.localstack import STAGE_FUNCTION, STAGE_QUEUE
 from sparkify_local.pipeline import LocalPipeline
-from sparkify_local.scratch import scratch_pipeline
+from sparkify_local.runtime.resources import STAGE_FUNCTION, STAGE_QUEUE
 
 TARGET_RATIO = 0.5
 SAMPLE_INTERVAL_S = 0.05
@@ -573,8 +573,8 @@ def render(results: Metrics) -> str:
 
 def run_bench(home: Home, *, quick: bool, out: Path | None, progress: bool) -> Metrics:
     """``sparkify bench``: the stage and merge benchmarks, one run, one table, one JSON file."""
-    from sparkify_local.bench_e2e import render_e2e, run_e2e_bench
-    from sparkify_local.bench_merge import render_merge, run_merge_bench_in
+    from sparkify_local.bench.e2e import render_e2e, run_e2e_bench
+    from sparkify_local.bench.merge import render_merge, run_merge_bench_in
 
     # Full: ~110 MB of logs, all in the first stage batch (the issue asks for a 100 MB batch).
     events, songs = (50_000, 500) if quick else (400_000, 2_000)

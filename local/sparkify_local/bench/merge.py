@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from sparkify_loader.sqlfiles import load_sql
-from sparkify_local.generate import generate
+from sparkify_local.bench.scratch import scratch_pipeline
+from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
-from sparkify_local.scratch import scratch_pipeline
 
 BATCH_EVENTS = 10_000
 STAR_TABLES = ("songplays", "users", "songs", "artists", "time")

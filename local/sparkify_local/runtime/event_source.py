@@ -14,8 +14,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparkify_local.lambda_runtime import FunctionPool
-from sparkify_local.template import FunctionWiring
+from sparkify_local.runtime.function_pool import FunctionPool
+from sparkify_local.sam.template import FunctionWiring
 
 RETRY_DELAY_S = 1
 DRAIN_TIMEOUT_S = 3600

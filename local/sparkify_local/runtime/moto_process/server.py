@@ -21,9 +21,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 
-from sparkify_local import lambda_dispatch, moto_patches
 from sparkify_local.home import Home
-from sparkify_local.outage import S3Outage
+from sparkify_local.runtime.moto_process import lambda_dispatch, sqs_patches
+from sparkify_local.runtime.moto_process.s3_outage import S3Outage
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     home = Home(args.home)
     # moto's Step Functions calls Lambda through this same server: tell it where it listens.
     os.environ["MOTO_PORT"] = str(args.port)
-    moto_patches.apply()
+    sqs_patches.apply()
     lambda_dispatch.install(home)
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, lambda *_: sys.exit(0))

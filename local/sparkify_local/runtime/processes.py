@@ -116,7 +116,7 @@ def _start_moto(home: Home) -> dict[str, int]:
         [
             sys.executable,
             "-m",
-            "sparkify_local.motoserver",
+            "sparkify_local.runtime.moto_process.server",
             "--port",
             str(port),
             "--home",

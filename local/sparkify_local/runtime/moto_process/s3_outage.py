@@ -1,4 +1,6 @@
-"""S3 outages for fault tests: the local moto server answers S3 with 503 for a while.
+"""Runs inside the moto server process: the S3 outage switch that fault tests throw.
+
+The local moto server answers S3 with 503 for a while.
 
 A test calls ``start_s3_outage(home, seconds)``; until then every S3 request signed in its
 Authorization header (every SDK call; not presigned URLs) that reaches the home's moto server
@@ -14,19 +16,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sparkify_local.home import Home
+from sparkify_local.runtime.faults import OUTAGE_FILE
 
-OUTAGE_FILE = "s3-outage.json"
 _UNAVAILABLE = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code>'
     b"<Message>local S3 outage (fault test)</Message></Error>"
 )
-
-
-def start_s3_outage(home: Home, seconds: float) -> None:
-    path = home.root / OUTAGE_FILE
-    pending = path.with_suffix(".pending")
-    pending.write_text(json.dumps({"until": time.time() + seconds}))
-    pending.replace(path)  # atomic: the server never reads half a file
 
 
 class S3Outage:

@@ -15,8 +15,9 @@ import threading
 from typing import Any
 
 from sparkify_local.home import Home
-from sparkify_local.lambda_runtime import FaultPlan, FunctionPool
-from sparkify_local.services import Endpoints
+from sparkify_local.runtime.faults import FaultPlan
+from sparkify_local.runtime.function_pool import FunctionPool
+from sparkify_local.runtime.processes import Endpoints
 
 # Enough warm environments for the widest Parallel state (four dimensions).
 POOL_CONCURRENCY = 4
@@ -39,14 +40,14 @@ class LambdaDispatcher:
     def _pool(self, logical_id: str) -> FunctionPool:
         with self._lock:
             if logical_id not in self._pools:
-                from sparkify_local.localstack import LocalStack
+                from sparkify_local.runtime.resources import LocalResources
 
                 state = self._home.read_state()
                 endpoints = Endpoints(
                     aws_url=f"http://127.0.0.1:{state['moto']['port']}",
                     warehouse_url=state["warehouse_url"],
                 )
-                stack = LocalStack(endpoints)
+                stack = LocalResources(endpoints)
                 wiring = stack.function(logical_id)
                 self._pools[logical_id] = FunctionPool(
                     wiring,

@@ -15,10 +15,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sparkify_local.generate import generate
+from sparkify_local.bench.scratch import scratch_pipeline
+from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
-from sparkify_local.scratch import scratch_pipeline
 
 
 def run_e2e_bench(

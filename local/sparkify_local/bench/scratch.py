@@ -7,9 +7,9 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sparkify_local import services
 from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.runtime import processes
 
 
 @contextmanager
@@ -17,7 +17,7 @@ def scratch_pipeline(home: Home) -> Iterator[LocalPipeline]:
     """Start a pipeline in ``home`` from nothing; afterwards stop its services, restore the
     environment (starting points boto3 at moto) and drop the warehouse data (logs stay)."""
     # A killed earlier run may have left messages in flight or rows behind.
-    services.down(home)
+    processes.down(home)
     shutil.rmtree(home.root, ignore_errors=True)
     saved_environment = dict(os.environ)
     try:
@@ -27,7 +27,7 @@ def scratch_pipeline(home: Home) -> Iterator[LocalPipeline]:
         finally:
             pipeline.close()
     finally:
-        services.down(home)
+        processes.down(home)
         os.environ.clear()
         os.environ.update(saved_environment)
         shutil.rmtree(home.pg_data, ignore_errors=True)

@@ -17,8 +17,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sparkify_local.services import Endpoints
-from sparkify_local.template import (
+from sparkify_local.runtime.processes import Endpoints
+from sparkify_local.sam.template import (
     FunctionWiring,
     bucket_notifications,
     evaluate_conditions,
@@ -28,7 +28,7 @@ from sparkify_local.template import (
     resolve_environment,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 REGION = "us-east-1"
 LANDING_BUCKET = "sparkify-landing"
@@ -54,7 +54,7 @@ def point_at_moto(endpoints: Endpoints) -> None:
 
 
 @dataclass
-class LocalStack:
+class LocalResources:
     endpoints: Endpoints
 
     @cached_property

@@ -1,0 +1,1 @@
+"""The data generator: realistic song and log files in the real formats, deterministic per seed."""

@@ -1,0 +1,1 @@
+"""Reading ``template.yaml``: the local runtime's wiring comes from the deployed template."""
