@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export SPARKIFY_HOME ?= $(CURDIR)/.sparkify
 SAMPLE := $(SPARKIFY_HOME)/sample
 
-.PHONY: install run test lint unit integration bench down clean
+.PHONY: install run test lint typecheck unit integration bench down clean
 
 install: $(VENV)/.installed
 
@@ -21,8 +21,22 @@ run: install
 	$(BIN)/sparkify report
 	$(BIN)/sparkify status
 
-test: lint
+test: lint typecheck
 	$(BIN)/pytest
+
+# The fast tier: no services, no slow tests (seconds).
+unit: install
+	$(BIN)/pytest tests/unit -m "not slow"
+
+# Everything that starts the real local stack: integration, reliability and CLI tests.
+integration: install
+	$(BIN)/pytest tests/integration tests/reliability tests/e2e
+
+# Each function's app.py is its own top-level module "app", so they are checked one at a time.
+typecheck: install
+	$(BIN)/mypy
+	$(BIN)/mypy functions/stage/app.py
+	$(BIN)/mypy functions/merge/app.py
 
 lint: install
 	$(BIN)/ruff check .

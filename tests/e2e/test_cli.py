@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RawCounts
+from tests.support.raw_files import RawCounts
 
 COMMAND_TIMEOUT_S = 300
 # The CLI must find everything from SPARKIFY_HOME and the template: nothing may leak in from the

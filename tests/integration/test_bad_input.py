@@ -15,51 +15,7 @@ from pathlib import Path
 import pytest
 
 from sparkify_local.pipeline import LoadSummary, LocalPipeline
-from tests.integration.conftest import write
-
-
-def event(**overrides: object) -> dict:
-    base = {
-        "artist": "Tesla",
-        "auth": "Logged In",
-        "firstName": "Ada",
-        "gender": "F",
-        "itemInSession": 0,
-        "lastName": "Lovelace",
-        "length": 290.29832,
-        "level": "free",
-        "location": "London",
-        "method": "PUT",
-        "page": "NextSong",
-        "registration": 1540708070796.0,
-        "sessionId": 7,
-        "song": "Caught In A Dream",
-        "status": 200,
-        "ts": 1541121934796,
-        "userAgent": "Mozilla/5.0",
-        "userId": "42",
-    }
-    return base | overrides
-
-
-def song(**overrides: object) -> dict:
-    base = {
-        "num_songs": 1,
-        "artist_id": "ARYKCQI1187FB3B18F",
-        "artist_latitude": None,
-        "artist_longitude": None,
-        "artist_location": "",
-        "artist_name": "Tesla",
-        "song_id": "SOXLBJT12A8C140925",
-        "title": "Caught In A Dream",
-        "duration": 290.29832,
-        "year": 2004,
-    }
-    return base | overrides
-
-
-def lines(*events: dict | str) -> str:
-    return "\n".join(item if isinstance(item, str) else json.dumps(item) for item in events)
+from tests.support.documents import event, lines, song, write
 
 
 @dataclass(frozen=True)
@@ -337,9 +293,8 @@ GOOD_FILES = {
 def batch_result(
     stack: LocalPipeline, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LocalPipeline, LoadSummary, dict[str, tuple]]]:
-    from tests.integration.conftest import reset
 
-    reset(stack)
+    stack.reset()
     root = tmp_path_factory.mktemp("bad-input")
     for case in CASES:
         write(root / case.key, case.content)
@@ -353,7 +308,7 @@ def batch_result(
         )
     }
     yield stack, summary, ledger
-    reset(stack)
+    stack.reset()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)

@@ -24,7 +24,7 @@ from sparkify_loader.stage import StageReport, stage_batch
 from sparkify_loader.warehouse.base import Session
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.pipeline import LocalPipeline
-from tests.sqs_events import object_created
+from tests.support.events import object_created
 
 ROUNDS = 5
 SONGS_PER_ROUND = 3

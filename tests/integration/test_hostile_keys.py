@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sparkify_loader.sqlfiles import schema_tables
 from sparkify_local.pipeline import LocalPipeline
-from tests.integration.conftest import write
+from tests.support.documents import write
 
 HOSTILE_NAMES = [
     "it's.json",

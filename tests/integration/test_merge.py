@@ -11,8 +11,8 @@ import pytest
 
 from sparkify_local.generate.writer import generate
 from sparkify_local.pipeline import LocalPipeline
-from tests.conftest import expected_star
-from tests.integration.conftest import star_snapshot
+from tests.support.raw_files import expected_star
+from tests.support.stack import star_snapshot
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -79,9 +79,8 @@ def test_logs_arriving_newest_day_first_end_in_the_same_tables(
     # Given the tables built by loading everything at once
     load_and_merge(pipeline, generated)
     reference = star_snapshot(pipeline)
-    from tests.integration.conftest import reset
 
-    reset(pipeline)
+    pipeline.reset()
 
     # When songs come first and then each day's log arrives newest first, a merge after each
     load_and_merge(pipeline, generated / "song_data")
@@ -98,9 +97,8 @@ def test_songs_arriving_after_their_plays_are_matched_later(
     # Given the all-at-once tables
     load_and_merge(pipeline, generated)
     reference = star_snapshot(pipeline)
-    from tests.integration.conftest import reset
 
-    reset(pipeline)
+    pipeline.reset()
 
     # When the logs are merged first (no song matches yet) and the songs arrive afterwards
     load_and_merge(pipeline, generated / "log_data")

@@ -15,7 +15,8 @@ import pytest
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.merge import Merge
 from sparkify_local.pipeline import LocalPipeline
-from tests.integration.conftest import assert_converged, write
+from tests.support.documents import write
+from tests.support.stack import assert_converged
 
 
 def inject(pipeline: LocalPipeline, *faults: dict) -> None:

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from sparkify_local.pipeline import LocalPipeline
-from tests.integration.conftest import staging_snapshot, write
+from tests.support.documents import write
+from tests.support.stack import staging_snapshot
 
 KEY = "log_data/2018/11/2018-11-30-events.json"
 

@@ -14,8 +14,8 @@ from sparkify_loader.config import StageSettings
 from sparkify_loader.stage import stage_sqs_event
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.pipeline import LocalPipeline
-from tests.integration.test_bad_input import song as song_document
-from tests.sqs_events import object_created, s3_test_event_record, sqs_event, sqs_record
+from tests.support.documents import song as song_document
+from tests.support.events import object_created, s3_test_event_record, sqs_event, sqs_record
 
 
 def song(song_id: str, title: str = "Caught In A Dream") -> str:

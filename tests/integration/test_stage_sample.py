@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sparkify_local.pipeline import LocalPipeline
 from sparkify_local.runtime.resources import STAGE_QUEUE
-from tests.conftest import RawCounts
-from tests.integration.conftest import staging_snapshot
+from tests.support.raw_files import RawCounts
+from tests.support.stack import staging_snapshot
 
 EPOCH = datetime(1970, 1, 1)
 

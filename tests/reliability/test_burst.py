@@ -10,7 +10,7 @@ import pytest
 
 from sparkify_local.generate.writer import generate
 from sparkify_local.pipeline import LocalPipeline
-from tests.conftest import expected_star
+from tests.support.raw_files import expected_star
 
 EPOCH = datetime(1970, 1, 1)
 FILES = 5_000

@@ -9,8 +9,8 @@ import pytest
 
 from sparkify_local.pipeline import LocalPipeline
 from sparkify_local.runtime.faults import OUTAGE_FILE, start_s3_outage
-from tests.conftest import RawCounts
-from tests.reliability.recovery import assert_sample_recovered
+from tests.support.raw_files import RawCounts
+from tests.support.stack import assert_sample_recovered
 
 # One GET's own retries (3 attempts, backoff drawn from 0-1 s then 0-2 s) outlast 2.5 s only
 # rarely, and a batch makes many GETs, so batches fail during the outage; redeliveries come 1 s

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from sparkify_local.pipeline import LocalPipeline
-from tests.conftest import RawCounts
-from tests.reliability.recovery import assert_sample_recovered, staged_counts
+from tests.support.raw_files import RawCounts
+from tests.support.stack import assert_sample_recovered, staged_counts
 
 
 @pytest.fixture(autouse=True)

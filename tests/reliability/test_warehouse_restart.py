@@ -19,9 +19,8 @@ from psycopg import sql
 
 from sparkify_local.pipeline import LocalPipeline
 from sparkify_local.runtime import processes
-from tests.conftest import RawCounts
-from tests.integration.conftest import assert_converged
-from tests.reliability.recovery import assert_sample_recovered
+from tests.support.raw_files import RawCounts
+from tests.support.stack import assert_converged, assert_sample_recovered
 
 BLOCKED_TIMEOUT_S = 60.0
 

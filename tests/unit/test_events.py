@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from sparkify_loader.datasets import EVENTS, SONGS
 from sparkify_loader.events import parse_batch
-from tests.sqs_events import object_created, s3_test_event_record, sqs_record
+from tests.support.events import object_created, s3_test_event_record, sqs_record
 
 
 def parse(*records: dict):

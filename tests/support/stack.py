@@ -1,4 +1,5 @@
-"""The real local stack for integration tests: moto server + embedded PostgreSQL.
+"""The real local stack (moto server + embedded PostgreSQL) as fixtures, and what a test asserts
+about its tables.
 
 One stack per test session (they start in about a second); every test starts from an empty
 bucket, empty queues and empty tables.
@@ -16,8 +17,9 @@ from sparkify_loader.config import StageSettings
 from sparkify_loader.observability import metrics
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.home import Home
-from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.pipeline import LoadSummary, LocalPipeline
 from sparkify_local.runtime import processes
+from tests.support.raw_files import RawCounts
 
 
 @pytest.fixture(scope="session")
@@ -35,12 +37,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
 @pytest.fixture
 def pipeline(stack: LocalPipeline) -> LocalPipeline:
     """The stack, emptied: no objects, no messages, no rows."""
-    reset(stack)
-    return stack
-
-
-def reset(stack: LocalPipeline) -> None:
     stack.reset()
+    return stack
 
 
 @pytest.fixture
@@ -60,12 +58,6 @@ def stage_settings(stack: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> Sta
 def _reset_metrics() -> Iterator[None]:
     yield
     metrics.clear_metrics()
-
-
-def write(path: Path, content: bytes | str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return path
 
 
 def staging_snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
@@ -100,12 +92,12 @@ def star_snapshot(pipeline: LocalPipeline) -> dict[str, list[tuple]]:
 def sample_reference(stack: LocalPipeline, sample_dir: Path) -> dict[str, list[tuple]]:
     """The star schema of an uninterrupted load + merge of the real sample: what every fault
     test must end in, row for row."""
-    reset(stack)
+    stack.reset()
     summary = stack.load([sample_dir], progress=False)
     assert summary.ok, summary.render()
     assert stack.merge().ok
     snapshot = star_snapshot(stack)
-    reset(stack)
+    stack.reset()
     return snapshot
 
 
@@ -116,3 +108,30 @@ def assert_converged(pipeline: LocalPipeline, reference: dict) -> None:
     assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
     assert session.query("SELECT COUNT(*) FROM staging_events")[0][0] == 0
     assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0
+
+
+def staged_counts(pipeline: LocalPipeline) -> tuple[int, int, int]:
+    session = pipeline.warehouse.session()
+    return (
+        session.query("SELECT COUNT(*) FROM staging_events")[0][0],
+        session.query("SELECT COUNT(*) FROM staging_songs")[0][0],
+        session.query("SELECT COUNT(*) FROM load_ledger")[0][0],
+    )
+
+
+def assert_sample_recovered(
+    pipeline: LocalPipeline, summary: LoadSummary, counts: RawCounts, reference: dict
+) -> None:
+    """Every file of the sample staged once, nothing parked in the DLQ, and a merge that
+    builds exactly the fault-free star schema."""
+    assert summary.ok, summary.render()
+    assert summary.statuses == {"staged": summary.uploaded}, summary.render()
+    assert summary.dead_letters == 0
+    assert staged_counts(pipeline) == (
+        counts.events,
+        counts.song_files,
+        counts.log_files + counts.song_files,
+    )
+    outcome = pipeline.merge()
+    assert outcome.ok, outcome.render()
+    assert_converged(pipeline, reference)

@@ -1,4 +1,4 @@
-"""SQS events for the stage handler, built from the sample events in tests/events/.
+"""Lambda events for the handlers, built from the sample events in tests/events/.
 
 S3 URL-encodes the key in a notification (a space is ``+``); these builders encode it the same
 way, so a test passes the key as it is in the bucket and the handler has to decode it.
@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from urllib.parse import quote_plus
 
-from tests.conftest import load_event
-
 LANDING_BUCKET = "sparkify-landing"
+EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+
+
+def load_event(name: str) -> dict:
+    """A sample Lambda event from tests/events/."""
+    return json.loads((EVENTS_DIR / name).read_text())
 
 
 def sqs_record(body: str, message_id: str | None = None) -> dict:
