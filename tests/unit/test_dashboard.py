@@ -28,7 +28,8 @@ from sparkify_loader.config import MergeSettings
 from sparkify_loader.events import ParsedBatch
 from sparkify_loader.observability import MetricName
 from sparkify_loader.warehouse import FileLoad
-from sparkify_local.sam.template import function_wiring, load_template
+from sparkify_local.sam.loading import load_template
+from sparkify_local.sam.template import function_wiring
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "Sparkify"

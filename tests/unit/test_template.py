@@ -13,16 +13,14 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
+from sparkify_local.sam.intrinsics import evaluate_conditions, parameter_value, resolve_environment
+from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import (
     FunctionWiring,
     NotificationRule,
-    _parameter_value,
     bucket_notifications,
-    evaluate_conditions,
     function_wiring,
-    load_template,
     queue_wiring,
-    resolve_environment,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -425,10 +423,9 @@ Resources:
 
 
 def test_short_form_intrinsics_load_as_long_form(tmp_path: Path) -> None:
-    # Given YAML with CloudFormation short tags and an unquoted date
+    # Given YAML with CloudFormation short tags
     (tmp_path / "t.yaml").write_text(
         """
-AWSTemplateFormatVersion: 2010-09-09
 Resources:
   R:
     Type: X
@@ -443,7 +440,7 @@ Resources:
     # When loading it
     properties = load_template(tmp_path / "t.yaml")["Resources"]["R"]["Properties"]
 
-    # Then each tag is its JSON form and the date stays a string
+    # Then each tag is its JSON form
     assert properties["A"] == {"Fn::GetAtt": ["Queue", "Arn"]}
     assert properties["B"] == {
         "Fn::If": ["IsProd", {"Fn::Sub": "${AWS::StackName}-x"}, {"Ref": "AWS::NoValue"}]
@@ -454,7 +451,6 @@ Resources:
             {"Fn::Not": [{"Fn::Equals": [{"Fn::Select": [0, {"Fn::Split": [",", "a,b"]}]}, ""]}]},
         ]
     }
-    assert load_template(tmp_path / "t.yaml")["AWSTemplateFormatVersion"] == "2010-09-09"
 
 
 def test_visibility_timeout_covers_six_function_timeouts(
@@ -612,9 +608,19 @@ def test_samconfig_environments_pass_valid_parameters(template: dict[str, Any]) 
 
         # Then each is a template parameter, within its constraints
         for name in overrides:
-            _parameter_value(template, name, overrides)
+            parameter_value(template, name, overrides)
         assert overrides["Environment"] == ("prod" if environment == "prod" else "dev")
     # And production changes are reviewed as a change set
     assert samconfig["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
     stacks = {samconfig[env]["global"]["parameters"]["stack_name"] for env in ("dev", "prod")}
     assert len(stacks) == 2
+
+
+def test_a_file_that_is_not_template_yaml_is_refused_naming_it(tmp_path: Path) -> None:
+    # Given a file whose YAML does not parse
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("Resources:\n  R: [unclosed\n", encoding="utf-8")
+
+    # When loading it / Then the error names the file
+    with pytest.raises(ValueError, match=r"broken\.yaml"):
+        load_template(broken)

@@ -18,12 +18,9 @@ from pydantic_settings import BaseSettings
 
 from sparkify_loader import config
 from sparkify_loader.config import MergeSettings, StageSettings
-from sparkify_local.sam.template import (
-    evaluate_conditions,
-    function_wiring,
-    load_template,
-    resolve_environment,
-)
+from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
+from sparkify_local.sam.loading import load_template
+from sparkify_local.sam.template import function_wiring
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"

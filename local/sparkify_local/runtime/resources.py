@@ -18,14 +18,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sparkify_local.runtime.processes import Endpoints
+from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
+from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import (
     FunctionWiring,
     bucket_notifications,
-    evaluate_conditions,
     function_wiring,
-    load_template,
     queue_wiring,
-    resolve_environment,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
