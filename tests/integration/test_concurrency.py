@@ -182,11 +182,11 @@ def wait_until_blocked(holder: psycopg.Connection, backends: int) -> None:
     assertion: a stage that never blocks fails here with a clear message)."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        (waiting,) = holder.execute(
+        row = holder.execute(
             "SELECT COUNT(*) FROM pg_stat_activity"
             " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
         ).fetchone()
-        if waiting >= backends:
+        if row is not None and row[0] >= backends:
             return
         time.sleep(0.02)
     raise AssertionError(f"{backends} stage transactions did not reach their writes")

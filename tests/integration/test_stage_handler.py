@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -45,7 +47,7 @@ def staged_songs(pipeline: LocalPipeline) -> list[tuple]:
     )
 
 
-def failed_ids(response: dict) -> set[str]:
+def failed_ids(response: Mapping[str, Any]) -> set[str]:
     return {item["itemIdentifier"] for item in response["batchItemFailures"]}
 
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -48,7 +49,15 @@ SONG_KEYS = [
     "year",
 ]
 USER_FIELDS = ("firstName", "gender", "lastName", "location", "registration", "userAgent")
-SMALL = {"events": 4_000, "songs": 300, "seed": 7}
+
+
+class GenerateSize(NamedTuple):
+    events: int
+    songs: int
+    seed: int = 42
+
+
+SMALL = GenerateSize(events=4_000, songs=300, seed=7)
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class Written:
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Written:
     out_dir = tmp_path_factory.mktemp("generated")
-    return Written(out_dir, generate(out_dir, **SMALL))
+    return Written(out_dir, generate(out_dir, **SMALL._asdict()))
 
 
 def log_files(out_dir: Path) -> list[Path]:
@@ -114,8 +123,8 @@ def test_summary_counts_equal_the_counts_in_the_files(written: Written) -> None:
 
     # Then the summary agrees, and the requested sizes were written exactly
     assert written.summary == counted
-    assert counted.events == SMALL["events"]
-    assert counted.song_files == SMALL["songs"]
+    assert counted.events == SMALL.events
+    assert counted.song_files == SMALL.songs
 
 
 def test_the_mix_of_events_is_realistic(written: Written) -> None:
@@ -136,12 +145,12 @@ def test_the_mix_of_events_is_realistic(written: Written) -> None:
 
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path) -> None:
     # Given
-    size = {"events": 1_500, "songs": 60}
+    size = GenerateSize(events=1_500, songs=60)
 
     # When
-    generate(tmp_path / "first", seed=1, **size)
-    generate(tmp_path / "again", seed=1, **size)
-    generate(tmp_path / "other", seed=2, **size)
+    generate(tmp_path / "first", **size._replace(seed=1)._asdict())
+    generate(tmp_path / "again", **size._replace(seed=1)._asdict())
+    generate(tmp_path / "other", **size._replace(seed=2)._asdict())
 
     # Then
     first = all_bytes(tmp_path / "first")
@@ -215,7 +224,7 @@ def test_songs_include_shared_artists_missing_places_and_tricky_text(written: Wr
     songs = read_songs(written.out_dir)
 
     # When
-    songs_per_artist = defaultdict(int)
+    songs_per_artist: defaultdict[str, int] = defaultdict(int)
     for song in songs:
         songs_per_artist[song["artist_id"]] += 1
     texts = [song["title"] for song in songs] + [song["artist_name"] for song in songs]

@@ -266,11 +266,11 @@ def test_jsonpaths_files_are_outside_every_expiring_prefix(
     expiring = [rule for rule in rules if "ExpirationInDays" in rule or "ExpirationDate" in rule]
 
     # When comparing them with where the stage function puts its files
-    prefixes = [rule.get("Prefix") for rule in expiring]
+    prefixes = [str(rule.get("Prefix")) for rule in expiring]
 
     # Then only the manifests expire, never the JSONPaths files COPY keeps reading
     assert prefixes == [stage.environment["MANIFEST_PREFIX"]]
-    assert not stage.environment["JSONPATHS_PREFIX"].startswith(tuple(prefixes))
+    assert not str(stage.environment["JSONPATHS_PREFIX"]).startswith(tuple(prefixes))
 
 
 def test_created_redshift_is_private_encrypted_and_has_no_plaintext_password(

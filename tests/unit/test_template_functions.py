@@ -14,10 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from pydantic_settings import BaseSettings
 
 from sparkify_loader import config
-from sparkify_loader.config import MergeSettings, StageSettings
+from sparkify_loader.config import MergeSettings, StageSettings, WarehouseSettings
 from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
 from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import function_wiring
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 
 # The typed configuration each function validates at cold start (see functions/*/app.py).
-SETTINGS_OF_FUNCTION: dict[str, type[BaseSettings]] = {
+SETTINGS_OF_FUNCTION: dict[str, type[WarehouseSettings]] = {
     "StageFunction": StageSettings,
     "MergeFunction": MergeSettings,
 }

@@ -26,9 +26,10 @@ def _unix_time_millis(dt: Any = None) -> float:
 
 
 def _is_retained(self: sqs_models.SQSBackend, queue_name: str, message: Any) -> bool:
-    queue = self.get_queue(queue_name)
+    # moto sets the queue's attributes dynamically from its attribute map: untyped.
+    queue: Any = self.get_queue(queue_name)
     retain_until = int(queue.message_retention_period) + message.sent_timestamp / 1000
-    return retain_until > _unix_time()
+    return bool(retain_until > _unix_time())
 
 
 def apply() -> None:
