@@ -3,6 +3,7 @@ the local runtime's reader (sparkify_local.sam.template) sees exactly what AWS w
 
 from __future__ import annotations
 
+import pickle
 import re
 import shlex
 import tomllib
@@ -624,3 +625,14 @@ def test_a_file_that_is_not_template_yaml_is_refused_naming_it(tmp_path: Path) -
     # When loading it / Then the error names the file
     with pytest.raises(ValueError, match=r"broken\.yaml"):
         load_template(broken)
+
+
+def test_loaded_wiring_can_travel_to_a_worker_process() -> None:
+    # Given the stage function's wiring, read from the real template
+    wiring = function_wiring(load_template(TEMPLATE_PATH), "StageFunction")
+
+    # When it is pickled, as a spawned worker process receives it
+    copied = pickle.loads(pickle.dumps(wiring))
+
+    # Then it arrives whole
+    assert copied == wiring

@@ -43,7 +43,19 @@ def load_template(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: {error}") from None
     if not isinstance(content, dict) or not isinstance(content.get("Resources"), dict):
         raise ValueError(f"{path}: not a CloudFormation template (no Resources mapping)")
-    return LoadedTemplate(content, path)
+    return LoadedTemplate(_plain(content), path)
+
+
+def _plain(value: Any) -> Any:
+    """The decoder's nodes as plain dicts, lists and strings: its node classes are created at
+    run time and cannot be pickled, and wiring read from them travels to worker processes."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def resource_properties(
