@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
@@ -20,7 +19,7 @@ from sparkify_local.runtime import processes
 from sparkify_local.runtime.event_source import DrainStats, SqsEventSource
 from sparkify_local.runtime.faults import FaultPlan
 from sparkify_local.runtime.function_pool import FunctionPool
-from sparkify_local.runtime.merge_runner import MergeOutcome, run_merge
+from sparkify_local.runtime.merge_runner import MergeOutcome, StateResult, run_merge
 from sparkify_local.runtime.processes import Endpoints
 from sparkify_local.runtime.resources import (
     STAGE_FUNCTION,
@@ -219,7 +218,7 @@ class LocalPipeline:
         return summary
 
     def merge(
-        self, dry_run: bool = False, on_state: Callable[[str, Any], None] | None = None
+        self, dry_run: bool = False, on_state: Callable[[str, StateResult], None] | None = None
     ) -> MergeOutcome:
         """Run the merge state machine once (on moto's interpreter) and wait for it."""
         return run_merge(

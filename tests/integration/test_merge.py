@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sparkify_loader.merge_steps import DryRunReport, LeaseResult, UpsertResult
 from sparkify_local.generate.writer import generate
 from sparkify_local.pipeline import LocalPipeline
 from tests.support.raw_files import expected_star
@@ -137,8 +138,8 @@ def test_merge_with_nothing_staged_succeeds_quickly(pipeline: LocalPipeline) -> 
     assert outcome.ok
     names = [name for name, _ in outcome.states]
     assert "NothingToDo" in names and "Dimensions" not in names
-    lease = dict(outcome.states)["Lease"]
-    assert lease == {"acquired": False, "reason": "nothing staged", "files": 0, "loads": 0}
+    lease = outcome.result("Lease", LeaseResult)
+    assert lease == LeaseResult(acquired=False, reason="nothing staged", files=0, loads=0)
 
 
 def test_dry_run_reports_the_changes_and_changes_nothing(
@@ -153,8 +154,8 @@ def test_dry_run_reports_the_changes_and_changes_nothing(
 
     # Then it reports what a merge would insert, and nothing changed
     assert outcome.ok, outcome.render()
-    report = dict(outcome.states)["DryRun"]
-    counts = {table["table"]: table["inserted"] for table in report["tables"]}
+    report = outcome.result("DryRun", DryRunReport)
+    counts = {table.table: table.inserted for table in report.tables}
     expected = expected_star([sample_dir])
     assert counts["songplays"] == len(expected.songplays)
     assert counts["users"] == len(expected.user_levels)
@@ -164,7 +165,5 @@ def test_dry_run_reports_the_changes_and_changes_nothing(
 
     # And the real merge then inserts exactly those counts
     real = pipeline.merge()
-    touched = {r["table"]: r["inserted"] for _, r in real.states if r and "inserted" in r}
-    branches = dict(real.states)["Dimensions"]["branches"]
-    touched.update({b["table"]: b["inserted"] for b in branches})
+    touched = {result.table: result.inserted for result in real.results(UpsertResult)}
     assert touched == counts

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from sparkify_loader.config import MergeSettings
-from sparkify_loader.merge import Merge
+from sparkify_loader.merge import UPSERTS, Merge, QualityCheckFailedError
+from sparkify_loader.merge_steps import FailureResult, LeaseResult
 from sparkify_local.pipeline import LocalPipeline
 from tests.support.documents import write
 from tests.support.stack import assert_converged
@@ -74,7 +75,7 @@ def test_merge_killed_after_taking_the_lease_resumes_once_the_lease_expires(
 
     # Then it exits as a no-op, naming the holder
     assert blocked.ok
-    assert "holds the lease" in dict(blocked.states)["Lease"]["reason"]
+    assert "holds the lease" in (blocked.result("Lease", LeaseResult).reason or "")
 
     # And once the lease has expired, a merge takes over the dead run's loads and converges
     pipeline.warehouse.session().execute(
@@ -115,15 +116,16 @@ def test_a_file_landing_during_a_merge_waits_for_the_next_one(
         pipeline.warehouse.session(),
         MergeSettings(warehouse_engine="postgres", warehouse_url="unused"),
     )
-    lease = merge.lease()
+    merge_id = merge.lease().merge_id
+    assert merge_id is not None
 
     # When the last day lands and is staged while that merge runs its steps
     assert pipeline.load([days[-1]], progress=False).ok
-    for table in ("users", "songs", "artists", "time", "songplays"):
-        merge.upsert(table, lease["merge_id"])
-    merge.rematch(lease["merge_id"])
-    merge.quality(lease["merge_id"])
-    merge.finalize(lease["merge_id"])
+    for table in UPSERTS:
+        merge.upsert(table, merge_id)
+    merge.rematch(merge_id)
+    merge.quality(merge_id)
+    merge.finalize(merge_id)
 
     # Then the late file is still staged, untouched by that merge
     late_key = "log_data/" + days[-1].relative_to(sample_dir / "log_data").as_posix()
@@ -184,6 +186,9 @@ def test_a_failed_quality_check_fails_the_run_and_keeps_the_loads(
     # Then it fails naming the check, the file stays staged for the next run, the lease is free
     assert outcome.status == "FAILED"
     assert "QualityCheckFailedError" in (outcome.error or ""), outcome.render()
+    # And the failure is recorded under the exception's name (the quality-failure metric's cue)
+    failure = outcome.result("RecordFailure", FailureResult)
+    assert failure.error_type == QualityCheckFailedError.__name__
     assert f"{check}=1" in (outcome.error or "")
     assert session.query("SELECT status FROM load_ledger") == [("staged",)]
     assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0

@@ -21,15 +21,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.parser import parse
 
 from sparkify_loader import merge as merge_module
 from sparkify_loader import stage as stage_module
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.events import ParsedBatch
+from sparkify_loader.merge_steps import (
+    CaughtError,
+    DryRunReport,
+    FailureResult,
+    FinalizeResult,
+    LeaseResult,
+    MergeStep,
+    QualityResult,
+    RematchResult,
+    UpsertResult,
+    UpsertTable,
+)
 from sparkify_loader.observability import MetricName
 from sparkify_loader.warehouse import FileLoad
 from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import function_wiring
+from tests.support.statemachine import merge_definition, resolve_payload, task_payloads
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "Sparkify"
@@ -135,48 +149,35 @@ class _FakeMerge:
     def __init__(self, *args: object, **kwargs: object) -> None:
         pass
 
-    def lease(self, execution: str | None = None) -> dict[str, Any]:
-        return {"acquired": True, "merge_id": "m", "files": 1, "loads": 1}
+    def lease(self, execution: str | None = None) -> LeaseResult:
+        return LeaseResult(acquired=True, merge_id="m", files=1, loads=1)
 
-    def dry_run(self) -> dict[str, Any]:
-        return {}
+    def dry_run(self) -> DryRunReport:
+        return DryRunReport(
+            files=0, loads=0, tables=[], rematch=RematchResult(rematched=0), checks={}
+        )
 
-    def upsert(self, table: str, merge_id: str) -> dict[str, Any]:
-        return {"table": table, "inserted": 1, "updated": 1}
+    def upsert(self, table: UpsertTable, merge_id: str) -> UpsertResult:
+        return UpsertResult(table=table, rows=2, inserted=1, updated=1)
 
-    def rematch(self, merge_id: str) -> dict[str, Any]:
-        return {"table": "songplays", "rematched": 1}
+    def rematch(self, merge_id: str) -> RematchResult:
+        return RematchResult(rematched=1)
 
-    def quality(self, merge_id: str) -> dict[str, Any]:
-        return {"checks": {}}
+    def quality(self, merge_id: str) -> QualityResult:
+        return QualityResult(checks={})
 
-    def finalize(self, merge_id: str) -> dict[str, Any]:
-        return {"files_merged": 1, "latency_max_s": 1.0}
+    def finalize(self, merge_id: str) -> FinalizeResult:
+        return FinalizeResult(files_merged=1, latency_max_s=1.0, latency_avg_s=1.0)
 
-    def fail(self, merge_id: str | None, error: str) -> dict[str, Any]:
-        return {"merge_id": merge_id, "released": True, "error": error}
+    def fail(self, merge_id: str | None, error: CaughtError) -> FailureResult:
+        return FailureResult(
+            merge_id=merge_id, released=True, error=error.one_line(), error_type=error.name
+        )
 
 
 class _NoWarehouse:
     def session(self) -> None:
         return None
-
-
-def _asl_tasks(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """The payload of every Task of the merge state machine (what the function is asked)."""
-    properties = template["Resources"]["MergeStateMachine"]["Properties"]
-    definition = json.loads((ROOT / properties["DefinitionUri"]).read_text(encoding="utf-8"))
-    payloads: list[dict[str, Any]] = []
-
-    def walk(states: dict[str, Any]) -> None:
-        for state in states.values():
-            if state["Type"] == "Task":
-                payloads.append(state["Parameters"]["Payload"])
-            for branch in state.get("Branches", []):
-                walk(branch["States"])
-
-    walk(definition["States"])
-    return payloads
 
 
 class _Invocation:
@@ -200,18 +201,16 @@ class _Invocation:
 def _merge_metrics(
     template: dict[str, Any], service: str, monkeypatch: pytest.MonkeyPatch
 ) -> set[MetricId]:
-    """Run every step the state machine asks for through run_merge_step, recording metrics."""
+    """Run every step the state machine asks for through run_merge_step, recording metrics.
+    The failure step gets a failed quality check (the Catch's error object), which emits one
+    metric more."""
     monkeypatch.setattr(merge_module, "Merge", _FakeMerge)
     settings = MergeSettings(warehouse_engine="postgres", warehouse_url="postgresql://unused")
     emitted: set[MetricId] = set()
-    for payload in _asl_tasks(template):
-        event = {key.removesuffix(".$"): value for key, value in payload.items()}
-        event.update(merge_id="m", execution="x")
-        # A failure the way the Catch hands it over; a failed quality check emits one more.
-        event["error"] = {"Error": "QualityCheckFailedError", "Cause": "duplicate keys"}
+    for payload in task_payloads(merge_definition(template)).values():
         invocation = _Invocation(service)
         merge_module.run_merge_step(
-            event,
+            parse(event=resolve_payload(payload), model=MergeStep).root,
             _NoWarehouse(),  # type: ignore[arg-type]
             settings,
             invocation.add_metric,
@@ -276,7 +275,8 @@ def test_rows_and_durations_are_shown_for_every_table_the_merge_upserts(
     template: dict[str, Any], dashboard: dict[str, Any]
 ) -> None:
     # Given the tables the state machine upserts
-    tables = {task["table"] for task in _asl_tasks(template) if task.get("step") == "upsert"}
+    payloads = task_payloads(merge_definition(template)).values()
+    tables = {payload["table"] for payload in payloads if payload["step"] == "upsert"}
 
     # When reading which tables the dashboard shows per metric
     shown: dict[str, set[str]] = {}

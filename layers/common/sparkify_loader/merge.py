@@ -16,9 +16,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import assert_never
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from sparkify_loader.config import MergeSettings
+from sparkify_loader.merge_steps import (
+    CaughtError,
+    CheckCounts,
+    DryRunReport,
+    DryRunStep,
+    FailStep,
+    FailureResult,
+    FinalizeResult,
+    FinalizeStep,
+    LeaseResult,
+    LeaseStep,
+    MergeStepInput,
+    QualityResult,
+    QualityStep,
+    RematchResult,
+    RematchStep,
+    StepResult,
+    UpsertResult,
+    UpsertStep,
+    UpsertTable,
+)
 from sparkify_loader.observability import MetricName, logger
 from sparkify_loader.sqlfiles import load_sql, sql_dir_files
 from sparkify_loader.warehouse import Session, Warehouse
@@ -34,27 +57,23 @@ class QualityCheckFailedError(RuntimeError):
     """A quality check found a problem: the run fails and the loads stay staged."""
 
 
-class UnknownStepError(ValueError):
-    """The state machine asked for a step this function does not have."""
-
-
 @dataclass(frozen=True)
 class Upsert:
     """One MERGE: its de-duplicated batch table and the target's key."""
 
-    target: str
+    target: UpsertTable
     batch_table: str
     key: str
 
 
-UPSERTS = {
+UPSERTS: dict[UpsertTable, Upsert] = {
     "users": Upsert("users", "users_batch", "user_id"),
     "songs": Upsert("songs", "songs_batch", "song_id"),
     "artists": Upsert("artists", "artists_batch", "artist_id"),
     "time": Upsert("time", "time_batch", "start_time"),
     "songplays": Upsert("songplays", "songplays_batch", "songplay_id"),
 }
-DIMENSIONS = ("users", "songs", "artists", "time")
+DIMENSIONS: tuple[UpsertTable, ...] = ("users", "songs", "artists", "time")
 # In splicing order: a fragment may contain the ones after it.
 MERGE_FRAGMENTS = ("batch_plays", "song_match", "claimed_loads")
 
@@ -84,7 +103,7 @@ class Merge:
 
     # -- lease ---------------------------------------------------------------------------------
 
-    def lease(self, execution: str | None = None) -> dict[str, Any]:
+    def lease(self, execution: str | None = None) -> LeaseResult:
         """Claim everything staged so far, unless another merge runs or nothing is staged."""
         now = self._now()
         with self._session.transaction():
@@ -92,13 +111,13 @@ class Merge:
             holder = self._session.query(load_sql("merge/lease/read.sql"))
             if holder:
                 holder_id, expires_at = holder[0]
-                return {
-                    "acquired": False,
-                    "reason": f"merge {holder_id} holds the lease until {expires_at:%H:%M:%S}",
-                }
+                return LeaseResult(
+                    acquired=False,
+                    reason=f"merge {holder_id} holds the lease until {expires_at:%H:%M:%S}",
+                )
             files, loads = self._session.query(load_sql("merge/lease/count_staged.sql"))[0]
             if files == 0:
-                return {"acquired": False, "reason": "nothing staged", "files": 0, "loads": 0}
+                return LeaseResult(acquired=False, reason="nothing staged", files=0, loads=0)
             merge_id = uuid.uuid4().hex
             params = {
                 "merge_id": merge_id,
@@ -114,7 +133,7 @@ class Merge:
         for table in ("events", "songs"):
             self._session.execute(load_sql(f"merge/analyze_staging_{table}.sql"))
         logger.info("merge lease taken", extra={"merge_id": merge_id, "files": files})
-        return {"acquired": True, "merge_id": merge_id, "files": files, "loads": loads}
+        return LeaseResult(acquired=True, merge_id=merge_id, files=files, loads=loads)
 
     @contextmanager
     def _leased_transaction(self, merge_id: str, *, renew: bool = True) -> Iterator[None]:
@@ -136,13 +155,13 @@ class Merge:
 
     # -- upserts -------------------------------------------------------------------------------
 
-    def upsert(self, table: str, merge_id: str) -> dict[str, Any]:
+    def upsert(self, table: UpsertTable, merge_id: str) -> UpsertResult:
         """MERGE one table from its de-duplicated batch; report inserted and updated rows."""
         # Dimensions run side by side: they only check the lease, the later steps renew it.
         with self._leased_transaction(merge_id, renew=table not in DIMENSIONS):
             return self._upsert(UPSERTS[table], merge_id)
 
-    def _upsert(self, upsert: Upsert, merge_id: str) -> dict[str, Any]:
+    def _upsert(self, upsert: Upsert, merge_id: str) -> UpsertResult:
         params = {"merge_id": merge_id}
         names = {"batch_table": upsert.batch_table, "target": upsert.target, "key": upsert.key}
         # The fact's batch joins the plays twice (plays, song candidates): build them once.
@@ -152,12 +171,9 @@ class Merge:
         (rows,) = self._session.query(_fill(load_sql("merge/count_batch.sql"), names))[0]
         (matched,) = self._session.query(_fill(load_sql("merge/count_matched.sql"), names))[0]
         self._session.execute(merge_sql(f"merge/{upsert.target}.sql"), params)
-        return {
-            "table": upsert.target,
-            "rows": rows,
-            "inserted": rows - matched,
-            "updated": matched,
-        }
+        return UpsertResult(
+            table=upsert.target, rows=rows, inserted=rows - matched, updated=matched
+        )
 
     def _build_batch(self, batch_table: str, merge_id: str) -> None:
         """(Re)create one temp batch table from its SQL file, with fresh statistics."""
@@ -166,23 +182,23 @@ class Merge:
         self._session.execute(merge_sql(f"merge/{batch_table}.sql"), {"merge_id": merge_id})
         self._session.execute(_fill(load_sql("merge/analyze_table.sql"), {"table": batch_table}))
 
-    def rematch(self, merge_id: str) -> dict[str, Any]:
+    def rematch(self, merge_id: str) -> RematchResult:
         """Match earlier song-less plays against this merge's songs."""
         with self._leased_transaction(merge_id):
             return self._rematch(merge_id)
 
-    def _rematch(self, merge_id: str) -> dict[str, Any]:
+    def _rematch(self, merge_id: str) -> RematchResult:
         params = {"merge_id": merge_id}
         (new_songs,) = self._session.query(merge_sql("merge/count_claimed_songs.sql"), params)[0]
         if new_songs == 0:
-            return {"table": "songplays", "rematched": 0, "reason": "no new songs"}
+            return RematchResult(rematched=0, reason="no new songs")
         self._build_batch("rematch_batch", merge_id)
         rematched = self._session.execute(merge_sql("merge/rematch.sql"), params)
-        return {"table": "songplays", "rematched": rematched}
+        return RematchResult(rematched=rematched)
 
     # -- checks and the end --------------------------------------------------------------------
 
-    def quality(self, merge_id: str) -> dict[str, Any]:
+    def quality(self, merge_id: str) -> QualityResult:
         """Run every check in sql/merge/quality; any non-zero count fails the run."""
         with self._leased_transaction(merge_id):
             checks = self._quality(merge_id)
@@ -191,9 +207,9 @@ class Merge:
             raise QualityCheckFailedError(
                 "quality checks failed: " + ", ".join(f"{n}={c}" for n, c in sorted(failed.items()))
             )
-        return {"checks": checks}
+        return QualityResult(checks=checks)
 
-    def _quality(self, merge_id: str) -> dict[str, int]:
+    def _quality(self, merge_id: str) -> CheckCounts:
         self._build_batch("plays_batch", merge_id)
         return {
             name.removesuffix(".sql"): self._session.query(
@@ -202,7 +218,7 @@ class Merge:
             for name in sql_dir_files("merge/quality")
         }
 
-    def finalize(self, merge_id: str) -> dict[str, Any]:
+    def finalize(self, merge_id: str) -> FinalizeResult:
         """Remove the merged staging rows, mark the files merged, close the run, free the lease."""
         with self._leased_transaction(merge_id):
             now = self._now()
@@ -218,46 +234,51 @@ class Merge:
         for table in ("staging_events", "staging_songs"):
             self._session.reclaim_space(table)
         epoch_now = (now - datetime(1970, 1, 1)).total_seconds()
-        return {
-            "files_merged": merged,
-            "latency_max_s": round(epoch_now - float(oldest), 3) if files else None,
-            "latency_avg_s": round(epoch_now - float(average), 3) if files else None,
-        }
+        return FinalizeResult(
+            files_merged=merged,
+            latency_max_s=round(epoch_now - float(oldest), 3) if files else None,
+            latency_avg_s=round(epoch_now - float(average), 3) if files else None,
+        )
 
-    def fail(self, merge_id: str | None, error: str) -> dict[str, Any]:
+    def fail(self, merge_id: str | None, error: CaughtError) -> FailureResult:
         """Record the failure and free the lease; the loads stay staged for the next run."""
+        described = error.one_line()
         if merge_id:
             params = {
                 "merge_id": merge_id,
                 "now": self._now(),
                 "status": "failed",
-                "error": error[:4000],
+                "error": described[:4000],
             }
             with self._session.transaction():
                 self._session.execute(load_sql("merge/finalize/run_finished.sql"), params)
                 self._session.execute(load_sql("merge/lease/release.sql"), params)
-        logger.error("merge failed", extra={"merge_id": merge_id, "error": error})
-        return {"merge_id": merge_id, "released": bool(merge_id), "error": error}
+        logger.error("merge failed", extra={"merge_id": merge_id, "error": described})
+        return FailureResult(
+            merge_id=merge_id, released=bool(merge_id), error=described, error_type=error.name
+        )
 
-    def dry_run(self) -> dict[str, Any]:
+    def dry_run(self) -> DryRunReport:
         """Everything a merge would do now, in one transaction that is rolled back."""
-        report: dict[str, Any] = {"dry_run": True}
         try:
             with self._session.transaction():
                 files, loads = self._session.query(load_sql("merge/lease/count_staged.sql"))[0]
-                report.update(files=files, loads=loads)
                 merge_id = "dryrun" + uuid.uuid4().hex[:26]
                 params = {"merge_id": merge_id}
                 self._session.execute(load_sql("merge/lease/claim_loads.sql"), params)
-                report["tables"] = [
-                    self._upsert(UPSERTS[table], merge_id) for table in (*DIMENSIONS, "songplays")
-                ]
-                report["rematch"] = self._rematch(merge_id)
-                report["checks"] = self._quality(merge_id)
+                report = DryRunReport(
+                    files=files,
+                    loads=loads,
+                    tables=[
+                        self._upsert(UPSERTS[table], merge_id)
+                        for table in (*DIMENSIONS, "songplays")
+                    ],
+                    rematch=self._rematch(merge_id),
+                    checks=self._quality(merge_id),
+                )
                 raise _RollBack
         except _RollBack:
-            pass
-        return report
+            return report
 
 
 class _RollBack(Exception):
@@ -274,67 +295,76 @@ def _fill(template: str, names: dict[str, str]) -> str:
 
 
 def run_merge_step(
-    event: dict[str, Any],
+    step: MergeStepInput,
     warehouse: Warehouse,
     settings: MergeSettings,
     add_metric: Callable[..., None],
     add_dimension: Callable[[str, str], None],
     now: Clock = utc_now,
-) -> dict[str, Any]:
-    """Dispatch one state machine Task to its step; emit the step's metrics."""
-    step = event.get("step")
+) -> StepResult:
+    """Run the step one state machine Task asked for; emit the step's metrics."""
     merge = Merge(warehouse.session(), settings, now)
-    merge_id = event.get("merge_id")
     started = time.perf_counter()
-    if step == "lease":
-        result = merge.lease(event.get("execution"))
-    elif step == "dry_run":
-        result = merge.dry_run()
-    elif step == "upsert":
-        result = merge.upsert(event["table"], merge_id)
-    elif step == "rematch":
-        result = merge.rematch(merge_id)
-    elif step == "quality":
-        result = merge.quality(merge_id)
-    elif step == "finalize":
-        result = merge.finalize(merge_id)
-    elif step == "fail":
-        result = merge.fail(merge_id, _describe_failure(event.get("error")))
-    else:
-        raise UnknownStepError(f"unknown merge step {step!r}")
-    add_dimension("Step", str(step))
-    if step == "upsert":
-        add_dimension("Table", str(event["table"]))
+    result = _run_step(merge, step)
+    add_dimension("Step", step.step)
+    if isinstance(step, UpsertStep):
+        add_dimension("Table", step.table)
     add_metric(
         name=MetricName.STEP_DURATION_MS,
-        unit="Milliseconds",
+        unit=MetricUnit.Milliseconds,
         value=(time.perf_counter() - started) * 1000,
     )
-    _emit_step_metrics(step, result, add_metric)
-    logger.info("merge step done", extra={"step": step, "merge_id": merge_id, "result": result})
+    _emit_step_metrics(result, add_metric)
+    logger.info(
+        "merge step done",
+        extra={
+            "step": step.step,
+            "payload": step.model_dump(mode="json"),
+            "result": result.model_dump(mode="json"),
+        },
+    )
     return result
 
 
-def _emit_step_metrics(step: str, result: dict[str, Any], add_metric: Callable[..., None]) -> None:
-    if step == "upsert":
-        add_metric(name=MetricName.ROWS_INSERTED, unit="Count", value=result["inserted"])
-        add_metric(name=MetricName.ROWS_UPDATED, unit="Count", value=result["updated"])
-    elif step == "rematch":
-        add_metric(name=MetricName.PLAYS_REMATCHED, unit="Count", value=result["rematched"])
-    elif step == "finalize":
-        add_metric(name=MetricName.FILES_MERGED, unit="Count", value=result["files_merged"])
-        if result["latency_max_s"] is not None:
+def _run_step(merge: Merge, step: MergeStepInput) -> StepResult:
+    match step:
+        case LeaseStep():
+            return merge.lease(step.execution)
+        case DryRunStep():
+            return merge.dry_run()
+        case UpsertStep():
+            return merge.upsert(step.table, step.merge_id)
+        case RematchStep():
+            return merge.rematch(step.merge_id)
+        case QualityStep():
+            return merge.quality(step.merge_id)
+        case FinalizeStep():
+            return merge.finalize(step.merge_id)
+        case FailStep():
+            return merge.fail(step.merge_id, step.error)
+    assert_never(step)
+
+
+def _emit_step_metrics(result: StepResult, add_metric: Callable[..., None]) -> None:
+    match result:
+        case UpsertResult():
+            add_metric(name=MetricName.ROWS_INSERTED, unit=MetricUnit.Count, value=result.inserted)
+            add_metric(name=MetricName.ROWS_UPDATED, unit=MetricUnit.Count, value=result.updated)
+        case RematchResult():
             add_metric(
-                name=MetricName.END_TO_END_LATENCY_S, unit="Seconds", value=result["latency_max_s"]
+                name=MetricName.PLAYS_REMATCHED, unit=MetricUnit.Count, value=result.rematched
             )
-    elif step == "fail":
-        add_metric(name=MetricName.MERGE_FAILED, unit="Count", value=1)
-        if "QualityCheckFailedError" in result["error"]:
-            add_metric(name=MetricName.QUALITY_CHECK_FAILURES, unit="Count", value=1)
-
-
-def _describe_failure(error: Any) -> str:
-    """The Catch block's error object ({"Error", "Cause"}) as one line."""
-    if isinstance(error, dict):
-        return f"{error.get('Error', 'Error')}: {error.get('Cause', '')}"
-    return str(error or "unknown error")
+        case FinalizeResult():
+            add_metric(
+                name=MetricName.FILES_MERGED, unit=MetricUnit.Count, value=result.files_merged
+            )
+            if result.latency_max_s is not None:
+                add_metric(
+                    name=MetricName.END_TO_END_LATENCY_S,
+                    unit=MetricUnit.Seconds,
+                    value=result.latency_max_s,
+                )
+        case FailureResult():
+            add_metric(name=MetricName.MERGE_FAILED, unit=MetricUnit.Count, value=1)
+            if result.error_type == QualityCheckFailedError.__name__:
+                add_metric(name=MetricName.QUALITY_CHECK_FAILURES, unit=MetricUnit.Count, value=1)

@@ -8,19 +8,25 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from sparkify_loader.merge_steps import STEP_RESULT, FailureResult, StepResult
 from sparkify_local.runtime.resources import LocalResources
 
 POLL_S = 0.2
 MERGE_TIMEOUT_S = 3600
+
+# What a state's step returned: one result, or one per branch of a Parallel state.
+StateResult = StepResult | tuple[StepResult, ...]
+ResultT = TypeVar("ResultT", bound=StepResult)
 
 
 @dataclass
 class MergeOutcome:
     status: str
     execution_arn: str
-    states: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    # Every state as it exited, with its step's result (None: the state runs no step).
+    states: list[tuple[str, StateResult | None]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # state name -> time spent in it
     output: dict[str, Any] | None = None
     error: str | None = None
@@ -28,6 +34,22 @@ class MergeOutcome:
     @property
     def ok(self) -> bool:
         return self.status == "SUCCEEDED"
+
+    def result(self, state: str, model: type[ResultT]) -> ResultT:
+        """The result of the named state's step (the last time it exited)."""
+        found = [result for name, result in self.states if name == state]
+        if not found or not isinstance(found[-1], model):
+            raise LookupError(f"state {state} returned no {model.__name__}: {found}")
+        return found[-1]
+
+    def results(self, model: type[ResultT]) -> list[ResultT]:
+        """Every result of that kind, Parallel branches included, in the order states exited."""
+        flat = [
+            result
+            for _, state_result in self.states
+            for result in (state_result if isinstance(state_result, tuple) else [state_result])
+        ]
+        return [result for result in flat if isinstance(result, model)]
 
     def render(self) -> str:
         lines = [f"merge execution {self.execution_arn.rsplit(':', 1)[-1]}: {self.status}"]
@@ -42,7 +64,7 @@ class MergeOutcome:
 def run_merge(
     stack: LocalResources,
     execution_input: dict[str, Any] | None = None,
-    on_state: Callable[[str, dict[str, Any] | None], None] = lambda _name, _result: None,
+    on_state: Callable[[str, StateResult], None] = lambda _name, _result: None,
 ) -> MergeOutcome:
     """Start one execution and wait for it, reporting each state as it exits."""
     arn = stack.ensure_state_machine()
@@ -53,6 +75,7 @@ def run_merge(
         input=json.dumps(execution_input or {}),
     )["executionArn"]
     outcome = MergeOutcome(status="RUNNING", execution_arn=execution)
+    result_keys = _result_keys(json.loads(stack.state_machine_definition()))
     seen = 0
     entered: dict[str, datetime] = {}
     deadline = time.monotonic() + MERGE_TIMEOUT_S
@@ -68,7 +91,7 @@ def run_merge(
                     event["timestamp"] - entered[exited["name"]]
                 ).total_seconds()
             if exited:
-                result = _state_result(exited)
+                result = _state_result(exited, result_keys)
                 outcome.states.append((exited["name"], result))
                 if result:
                     on_state(exited["name"], result)
@@ -80,8 +103,12 @@ def run_merge(
                 outcome.output = json.loads(described["output"])
             if described["status"] != "SUCCEEDED":
                 # The step's own error, as RecordFailure stored it, says more than "MergeFailed".
-                recorded = dict(outcome.states).get("RecordFailure") or {}
-                outcome.error = recorded.get("error") or _failure(events) or described.get("cause")
+                recorded = outcome.results(FailureResult)
+                outcome.error = (
+                    (recorded[-1].error if recorded else None)
+                    or _failure(events)
+                    or described.get("cause")
+                )
             if len(_history(stack, execution)) == seen:
                 return outcome
             continue
@@ -97,32 +124,31 @@ def _history(stack: LocalResources, execution: str) -> list[dict[str, Any]]:
     return [e for page in paginator.paginate(executionArn=execution) for e in page["events"]]
 
 
-def _state_result(exited: dict[str, Any]) -> dict[str, Any] | None:
-    """What the state's own step returned (its ResultPath), from the state's output."""
+def _result_keys(definition: dict[str, Any]) -> dict[str, str]:
+    """State name -> the key of the state output where its ResultPath puts the step's result
+    (e.g. Lease -> lease), read from the definition so that the two cannot drift."""
+    return {
+        name: state["ResultPath"].removeprefix("$.")
+        for name, state in definition["States"].items()
+        if state["Type"] in ("Task", "Parallel") and state.get("ResultPath", "").startswith("$.")
+    }
+
+
+def _state_result(exited: dict[str, Any], result_keys: dict[str, str]) -> StateResult | None:
+    """What the state's own step returned (at its ResultPath), from the state's output."""
+    key = result_keys.get(exited["name"])
     try:
         output = json.loads(exited.get("output") or "null")
     except json.JSONDecodeError:
         return None
-    if isinstance(output, list):  # a Parallel state: one result per branch
-        return {"branches": output}
-    if not isinstance(output, dict):
+    if key is None or not isinstance(output, dict):
         return None
-    key = {
-        "Lease": "lease",
-        "Dimensions": "dimensions",
-        "Songplays": "songplays",
-        "Rematch": "rematch",
-        "QualityChecks": "quality",
-        "Finalize": "finalize",
-        "DryRun": "dry_run_report",
-        "RecordFailure": "failure",
-    }.get(exited["name"])
-    value = output.get(key) if key else None
-    if isinstance(value, dict) and "result" in value:
-        return value["result"]
-    if isinstance(value, list):
-        return {"branches": value}
-    return value
+    value = output.get(key)
+    if isinstance(value, list):  # a Parallel state: each branch's OutputPath is its result
+        return tuple(STEP_RESULT.validate_python(branch) for branch in value)
+    if isinstance(value, dict):  # a Task: {"result": <the function's payload>} (ResultSelector)
+        return STEP_RESULT.validate_python(value["result"])
+    return None  # the state failed: a Catch wrote the error elsewhere
 
 
 def _failure(events: list[dict[str, Any]]) -> str | None:
@@ -138,35 +164,7 @@ def _failure(events: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def describe_result(result: dict[str, Any] | None) -> str:
-    if not result:
-        return ""
-    if result.get("dry_run"):
-        if not result.get("files"):
-            return "dry run: nothing staged, nothing would change"
-        tables = "; ".join(describe_result(table) for table in result["tables"])
-        failed = [name for name, count in result["checks"].items() if count]
-        return (
-            f"dry run over {result['files']} staged files: {tables}; "
-            f"{describe_result(result['rematch'])}; "
-            + (f"checks would FAIL: {', '.join(failed)}" if failed else "checks would pass")
-        )
-    if "branches" in result:
-        return "; ".join(describe_result(branch) for branch in result["branches"])
-    if "inserted" in result:
-        return f"{result['table']}: {result['inserted']} inserted, {result['updated']} updated"
-    if "rematched" in result:
-        return f"rematched {result['rematched']} earlier plays" + (
-            f" ({result['reason']})" if result.get("reason") else ""
-        )
-    if "checks" in result:
-        return "checks passed: " + ", ".join(sorted(result["checks"]))
-    if "acquired" in result:
-        return (
-            f"claimed {result['files']} files in {result['loads']} loads"
-            if result["acquired"]
-            else f"no merge: {result['reason']}"
-        )
-    if "files_merged" in result:
-        return f"{result['files_merged']} files merged, latency max {result['latency_max_s']}s"
-    return json.dumps(result, default=str)
+def describe_result(result: StateResult) -> str:
+    if isinstance(result, tuple):
+        return "; ".join(branch.describe() for branch in result)
+    return result.describe()
