@@ -1,12 +1,10 @@
 """The functions and the state machine as template.yaml deploys them: each handler exists and
 imports without touching the warehouse, each function's environment is exactly what its typed
 configuration knows (for every way the stack can be deployed), and the ASL's substitutions are
-all defined."""
+all defined. (That every Task retries, with the one retry policy: test_merge_contracts.)"""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,11 @@ from sparkify_loader.config import MergeSettings, StageSettings, WarehouseSettin
 from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
 from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import function_wiring
+from tests.support.handlers import (
+    handler_path,
+    import_handler_module,
+    set_unreachable_local_warehouse,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -119,13 +122,10 @@ def test_handler_exists_and_imports_without_connecting(
     template: dict[str, Any], logical_id: str, clean_settings: pytest.MonkeyPatch
 ) -> None:
     # Given the function's handler as the template names it
-    wiring = function_wiring(template, logical_id)
-    handler_file = wiring.code_uri / f"{wiring.module_name.replace('.', '/')}.py"
+    handler_file = handler_path(template, logical_id)
     assert handler_file.is_file(), f"{logical_id}: missing {handler_file}"
     # And a local warehouse that must not be connected to while importing
-    clean_settings.setenv("WAREHOUSE_ENGINE", "postgres")
-    clean_settings.setenv("WAREHOUSE_URL", "postgresql://unused")
-    clean_settings.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    set_unreachable_local_warehouse(clean_settings)
 
     def refuse_to_connect(*args: object, **kwargs: object) -> None:
         raise AssertionError("importing a handler must not connect to the warehouse")
@@ -133,13 +133,10 @@ def test_handler_exists_and_imports_without_connecting(
     clean_settings.setattr(psycopg, "connect", refuse_to_connect)
 
     # When importing the module the way Lambda does (cold start)
-    spec = importlib.util.spec_from_file_location(f"handler_of_{logical_id}", handler_file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_handler_module(template, logical_id)
 
     # Then the handler is there, settings validated, and the warehouse is connected lazily
-    assert callable(getattr(module, wiring.function_name))
+    assert callable(getattr(module, function_wiring(template, logical_id).function_name))
     assert isinstance(module.SETTINGS, SETTINGS_OF_FUNCTION[logical_id])
 
 
@@ -203,14 +200,6 @@ def test_existing_bucket_is_where_manifests_go(template: dict[str, Any]) -> None
 # --- The state machine --------------------------------------------------------------------------
 
 
-def _states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every state, including those inside Parallel branches."""
-    for name, state in states.items():
-        yield name, state
-        for branch in state.get("Branches", []):
-            yield from _states(branch["States"])
-
-
 def test_every_asl_substitution_is_defined(template: dict[str, Any]) -> None:
     # Given the state machine's definition file and its DefinitionSubstitutions
     properties = template["Resources"]["MergeStateMachine"]["Properties"]
@@ -226,18 +215,3 @@ def test_every_asl_substitution_is_defined(template: dict[str, Any]) -> None:
     for value in substitutions.values():
         resource, _attribute = value["Fn::GetAtt"]
         assert resource in template["Resources"]
-
-
-def test_every_task_retries(template: dict[str, Any]) -> None:
-    # Given the state machine's definition
-    properties = template["Resources"]["MergeStateMachine"]["Properties"]
-    definition = json.loads((ROOT / properties["DefinitionUri"]).read_text(encoding="utf-8"))
-
-    # When looking at its Task states
-    tasks = {
-        name: state for name, state in _states(definition["States"]) if state["Type"] == "Task"
-    }
-
-    # Then each retries transient errors
-    assert tasks
-    assert [name for name, state in tasks.items() if not state.get("Retry")] == []
