@@ -131,13 +131,13 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _report(_args: argparse.Namespace) -> int:
-    from sparkify_loader.sqlfiles import load_sql, sql_dir_files
+    from sparkify_loader.sqlfiles import render_sql, sql_dir_files, sql_source
     from sparkify_local.pipeline import LocalPipeline
 
     pipeline = LocalPipeline.start(Home.from_env())
     for name in sql_dir_files("analytics"):
-        statement = load_sql(f"analytics/{name}")
-        title = statement.splitlines()[0].removeprefix("--").strip()
+        statement = render_sql(f"analytics/{name}")
+        title = sql_source(f"analytics/{name}").splitlines()[0].removeprefix("--").strip()
         columns, rows = pipeline.query(statement)
         print(f"\n== {title}")
         _print_table(columns, rows)

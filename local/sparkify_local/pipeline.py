@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sparkify_loader.sqlfiles import bind_list, schema_tables
+from sparkify_loader.sqlfiles import schema_tables
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.home import Home
 from sparkify_local.runtime import processes
@@ -227,20 +227,17 @@ class LocalPipeline:
 
     def ledger_rows(self, versions: dict[str, str]) -> dict[tuple[str, str], tuple]:
         found: dict[tuple[str, str], tuple] = {}
-        keys = list(versions)
-        session = self.warehouse.session()
-        for start in range(0, len(keys), 1000):
-            placeholders, params = bind_list("k", keys[start : start + 1000])
-            rows = session.query(
-                "SELECT key, etag, dataset, status, rows, error FROM load_ledger"
-                f" WHERE bucket = %(bucket)s AND key IN ({placeholders})"
-                # A version recorded missing can be staged later by a re-upload of the same
-                # bytes: the latest row is the version's current state.
-                " ORDER BY staged_at",
-                {"bucket": self.stack.bucket, **params},
-            )
-            for key, etag, *rest in rows:
-                found[(key, etag)] = tuple(rest)
+        rows = self.warehouse.session().query(
+            # The local warehouse is PostgreSQL: the keys travel as one array parameter.
+            "SELECT key, etag, dataset, status, rows, error FROM load_ledger"
+            " WHERE bucket = %(bucket)s AND key = ANY(%(keys)s)"
+            # A version recorded missing can be staged later by a re-upload of the same
+            # bytes: the latest row is the version's current state.
+            " ORDER BY staged_at",
+            {"bucket": self.stack.bucket, "keys": list(versions)},
+        )
+        for key, etag, *rest in rows:
+            found[(key, etag)] = tuple(rest)
         return found
 
     def dead_letter_depth(self) -> int:

@@ -6,19 +6,19 @@ SELECT DISTINCT MD5(CAST(e.session_id AS VARCHAR) || '|' || CAST(e.item_in_sessi
                     || '|' || COALESCE(CAST(e.user_id AS VARCHAR), '')),
        e.ts, e.user_id, e.level, s.song_id, s.artist_id, e.session_id, e.location,
        e.user_agent, e.item_in_session
-FROM {source}staging_events AS e
-LEFT JOIN {source}staging_songs AS s
+FROM {staging_events} AS e
+LEFT JOIN {staging_songs} AS s
   ON e.song = s.title AND e.artist = s.artist_name AND e.length = s.duration
 WHERE e.page = 'NextSong';
 INSERT INTO {prefix}users (user_id, first_name, last_name, gender, level)
 SELECT DISTINCT user_id, first_name, last_name, gender, level
-FROM {source}staging_events WHERE user_id IS NOT NULL;
+FROM {staging_events} WHERE user_id IS NOT NULL;
 INSERT INTO {prefix}songs (song_id, title, artist_id, year, duration)
-SELECT DISTINCT song_id, title, artist_id, year, duration FROM {source}staging_songs;
+SELECT DISTINCT song_id, title, artist_id, year, duration FROM {staging_songs};
 INSERT INTO {prefix}artists (artist_id, name, location, latitude, longitude)
 SELECT DISTINCT artist_id, artist_name, artist_location, artist_latitude, artist_longitude
-FROM {source}staging_songs;
+FROM {staging_songs};
 INSERT INTO {prefix}time (start_time, hour, day, week, month, year, weekday)
 SELECT DISTINCT ts, EXTRACT(HOUR FROM ts), EXTRACT(DAY FROM ts), EXTRACT(WEEK FROM ts),
        EXTRACT(MONTH FROM ts), EXTRACT(YEAR FROM ts), EXTRACT(DOW FROM ts)
-FROM {source}staging_events WHERE page = 'NextSong';
+FROM {staging_events} WHERE page = 'NextSong';

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import boto3
@@ -17,23 +18,20 @@ from moto import mock_aws
 from sparkify_loader.config import WarehouseSettings
 from sparkify_loader.datasets import EVENTS, SONGS, Dataset
 from sparkify_loader.events import LandedObject
-from sparkify_loader.sqlfiles import load_sql, schema_files, sql_path
+from sparkify_loader.sqlfiles import QuotedLiteral, schema_files, sql_path, sql_source
 from sparkify_loader.warehouse.errors import (
     SerializationConflict,
     TransientWarehouseError,
     WarehouseError,
 )
 from sparkify_loader.warehouse.redshift import (
-    DIAGNOSTIC_MAXERROR,
     ManifestWriter,
     attribute_files,
     connection_options,
     copy_columns,
-    copy_target,
-    fill_template,
+    insert_from_copy_target_sql,
     load_error_reasons,
     precheck_objects,
-    quote_literal,
     render_copy,
     rows_by_version,
     translated_errors,
@@ -108,7 +106,7 @@ def put(s3: S3Client, key: str, body: bytes) -> LandedObject:
     return landed(key, etag)
 
 
-# -- quote_literal ----------------------------------------------------------------------------
+# -- Quoted literals --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -121,10 +119,10 @@ def put(s3: S3Client, key: str, body: bytes) -> LandedObject:
         ("a'; DROP TABLE users; --", "'a''; DROP TABLE users; --'"),
     ],
 )
-def test_quote_literal_doubles_single_quotes(value: str, literal: str) -> None:
+def test_quoted_literal_doubles_single_quotes(value: str, literal: str) -> None:
     # Given a value, possibly with quotes
     # When it is quoted
-    quoted = quote_literal(value)
+    quoted = QuotedLiteral(value).sql
 
     # Then each quote is doubled inside one pair of quotes, and reads back as the value
     assert quoted == literal
@@ -132,11 +130,11 @@ def test_quote_literal_doubles_single_quotes(value: str, literal: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["back\\slash", "trailing\\", "nul\x00byte"])
-def test_quote_literal_refuses_backslash_and_nul(value: str) -> None:
+def test_quoted_literal_refuses_backslash_and_nul(value: str) -> None:
     # Given a value Redshift would read an escape into (or could not receive at all)
     # When it is quoted / Then it is refused
     with pytest.raises(ValueError, match="backslash or NUL"):
-        quote_literal(value)
+        QuotedLiteral(value)
 
 
 # -- COPY rendering ---------------------------------------------------------------------------
@@ -154,14 +152,15 @@ def test_events_copy_keeps_each_value_one_well_formed_literal() -> None:
 
     # Then every value is exactly one literal, in clause order, and nothing is left to fill
     assert sql_literals(statement) == [manifest_uri, ROLE, jsonpaths_uri, "epochmillisecs"]
-    assert f"FROM {quote_literal(manifest_uri)}\n" in statement
-    assert f"IAM_ROLE {quote_literal(ROLE)}\n" in statement
-    assert f"FORMAT AS JSON {quote_literal(jsonpaths_uri)}\n" in statement
+    assert f"FROM {QuotedLiteral(manifest_uri).sql}\n" in statement
+    assert f"IAM_ROLE {QuotedLiteral(ROLE).sql}\n" in statement
+    assert f"FORMAT AS JSON {QuotedLiteral(jsonpaths_uri).sql}\n" in statement
     assert "\nMANIFEST\n" in statement
     assert "\nTIMEFORMAT 'epochmillisecs'\n" in statement
-    assert "\nMAXERROR 0\n" in statement
+    assert statement.endswith("\nMAXERROR 0")
     assert "NOLOAD" not in statement
-    assert statement.startswith("--") and "COPY copy_events (" in statement
+    # ... and the header comment is not sent: the statement starts with COPY
+    assert statement.startswith("COPY copy_events (")
     assert not re.search(r"\{\w+\}", statement)
 
 
@@ -188,32 +187,32 @@ def test_events_copy_requires_its_jsonpaths_uri() -> None:
 
 
 def test_diagnostic_copy_checks_every_file_without_loading() -> None:
-    # Given a COPY file whose header comment also mentions "MAXERROR 0"
-    assert "MAXERROR 0 so" in load_sql(EVENTS.copy_statement)
-
-    # When the diagnostic variant is rendered
-    statement = render_copy(
+    # Given the COPY that loads, and its diagnostic variant
+    copy = partial(
+        render_copy,
         EVENTS,
         manifest_uri="s3://sparkify-landing/m.manifest",
         copy_role_arn=ROLE,
         jsonpaths_uri="s3://sparkify-landing/j.json",
-        noload=True,
     )
+    loading = copy()
 
-    # Then only the clause changed: NOLOAD, a large MAXERROR, the comment untouched
-    assert statement.rstrip().endswith("NOLOAD")
-    assert f"\nMAXERROR {DIAGNOSTIC_MAXERROR}\n" in statement
-    assert "\nMAXERROR 0\n" not in statement
-    assert "MAXERROR 0 so" in statement
+    # When the diagnostic variant is rendered
+    statement = copy(noload=True)
+
+    # Then only the bad-row clause changed: Redshift's largest MAXERROR and NOLOAD
+    assert statement.endswith("\nMAXERROR 100000\nNOLOAD")
+    assert "MAXERROR 0" not in statement
+    assert statement.removesuffix("MAXERROR 100000\nNOLOAD") == loading.removesuffix("MAXERROR 0")
 
 
 @pytest.mark.parametrize("dataset", [EVENTS, SONGS], ids=lambda dataset: dataset.name)
 def test_copy_columns_are_the_staging_columns_but_load_id(dataset: Dataset) -> None:
     # Given the staging table's columns, read from its schema file
     schema = next(
-        load_sql(name)
+        sql_source(name)
         for name in schema_files()
-        if f"CREATE TABLE IF NOT EXISTS {dataset.staging_table} " in load_sql(name)
+        if f"CREATE TABLE IF NOT EXISTS {dataset.staging_table} " in sql_source(name)
     )
     staging_columns = re.findall(r"^\s{4}(\w+)\s+[A-Z]", schema, re.MULTILINE)
 
@@ -225,30 +224,14 @@ def test_copy_columns_are_the_staging_columns_but_load_id(dataset: Dataset) -> N
 
 
 def test_insert_from_copy_target_moves_the_copy_columns_with_the_load_id() -> None:
-    # Given the insert template and the events columns
-    template = load_sql("stage/redshift/insert_from_copy_target.sql")
-
-    # When it is filled
-    statement = fill_template(
-        template,
-        {
-            "staging_table": EVENTS.staging_table,
-            "columns": ", ".join(copy_columns(EVENTS)),
-            "copy_target": copy_target(EVENTS),
-        },
-    )
+    # Given the events dataset
+    # When the statement moving its copied rows into staging is rendered
+    statement = insert_from_copy_target_sql(EVENTS)
 
     # Then both column lists match and the load_id is the one bound parameter
     assert "INSERT INTO staging_events (artist, auth, first_name," in statement
     assert "user_id, load_id)\nSELECT artist, auth," in statement
     assert "user_id, %(load_id)s\nFROM copy_events" in statement
-
-
-def test_fill_template_refuses_an_unknown_placeholder() -> None:
-    # Given a template with a placeholder nobody fills
-    # When it is filled / Then it fails instead of sending braces to Redshift
-    with pytest.raises(KeyError):
-        fill_template("SELECT {missing}", {"other": "x"})
 
 
 # -- Manifests (moto S3) ----------------------------------------------------------------------

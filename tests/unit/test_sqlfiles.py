@@ -1,5 +1,5 @@
-"""SQL files: the Redshift-to-PostgreSQL rewrite of physical clauses, bound-parameter builders,
-and the header every file carries."""
+"""SQL files: the Redshift-to-PostgreSQL rewrite of physical clauses, bound-parameter slots, and
+the header every file carries. Rendering itself: test_sql_rendering.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_loader.sqlfiles import bind_list, bind_rows, load_sql, schema_files, to_postgres
+from sparkify_loader.sqlfiles import (
+    BoundList,
+    BoundRows,
+    render_sql,
+    schema_files,
+    to_postgres,
+)
+from tests.support.sql import real_renderings
 
 SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
 REDSHIFT_ONLY = re.compile(
@@ -21,10 +28,6 @@ MAX_HEADER_LINES = 2
 
 def normalized(statement: str) -> str:
     return " ".join(statement.split())
-
-
-def without_comments(statement: str) -> str:
-    return "\n".join(line.split("--", 1)[0] for line in statement.splitlines())
 
 
 def test_distribution_and_encoding_clauses_are_dropped() -> None:
@@ -89,28 +92,27 @@ def test_table_without_sortkey_gets_no_index() -> None:
     assert len(to_postgres("CREATE TABLE t (a INTEGER) DISTSTYLE ALL")) == 1
 
 
-def non_schema_sql_files() -> list[str]:
-    return sorted(
-        path.relative_to(SQL_ROOT).as_posix()
-        for path in SQL_ROOT.rglob("*.sql")
-        if path.parent.name != "schema"
-    )
+def non_schema_renderings() -> list[tuple[str, str]]:
+    return [
+        (name, statement)
+        for name, statements in real_renderings().items()
+        if not name.startswith("schema/")
+        for statement in statements
+    ]
 
 
-@pytest.mark.parametrize("name", non_schema_sql_files())
-def test_dml_passes_unchanged(name: str) -> None:
-    # Given a statement that is not DDL (it runs as is on both engines)
-    statement = load_sql(name)
-
+@pytest.mark.parametrize(("name", "statement"), non_schema_renderings())
+def test_dml_passes_unchanged(name: str, statement: str) -> None:
+    # Given a statement that is not DDL (it runs as is on both engines), as the code renders it
     # When it goes through the rewrite
     # Then nothing changed
-    assert to_postgres(statement) == [statement]
+    assert to_postgres(statement) == [statement], name
 
 
 @pytest.mark.parametrize("name", schema_files())
 def test_schema_rewrites_to_portable_postgres(name: str) -> None:
     # Given one schema file, in Redshift dialect
-    source = load_sql(name)
+    source = render_sql(name)
 
     # When it is rewritten for PostgreSQL
     statements = to_postgres(source)
@@ -118,7 +120,7 @@ def test_schema_rewrites_to_portable_postgres(name: str) -> None:
     # Then no Redshift-only word is left, and each physical key (sort, then distribution)
     # became an index on its columns
     for statement in statements:
-        assert not REDSHIFT_ONLY.search(without_comments(statement)), statement
+        assert not REDSHIFT_ONLY.search(statement), statement
     table = re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", source)
     assert table
     expected_indexes = []
@@ -153,10 +155,11 @@ HOSTILE_VALUES = [
 ]
 
 
-def test_bind_list_binds_every_value_as_a_parameter() -> None:
+def test_bound_list_binds_every_value_as_a_parameter() -> None:
     # Given values that would break or inject if they were pasted into SQL
     # When they are bound as an IN list
-    placeholders, params = bind_list("key", HOSTILE_VALUES)
+    bound = BoundList("key", HOSTILE_VALUES)
+    placeholders, params = bound.sql, bound.params
 
     # Then there is one placeholder per value, each naming its own parameter, in order
     names = PLACEHOLDER.findall(placeholders)
@@ -167,12 +170,13 @@ def test_bind_list_binds_every_value_as_a_parameter() -> None:
     assert "DROP" not in placeholders and "'" not in placeholders
 
 
-def test_bind_rows_builds_one_tuple_per_row_with_unique_names() -> None:
+def test_bound_rows_build_one_tuple_per_row_with_unique_names() -> None:
     # Given 12 rows of 12 values (indexes that could collide: row 1 col 11 vs row 11 col 1)
     rows = [[f"r{row}c{column}" for column in range(12)] for row in range(12)]
 
     # When they are bound as a VALUES list
-    placeholders, params = bind_rows("v", rows)
+    bound = BoundRows("v", rows)
+    placeholders, params = bound.sql, bound.params
 
     # Then each row is one parenthesised tuple of its own placeholders, every value bound once
     assert placeholders.startswith("(") and placeholders.endswith(")")
@@ -184,10 +188,17 @@ def test_bind_rows_builds_one_tuple_per_row_with_unique_names() -> None:
     assert sorted(PLACEHOLDER.findall(placeholders)) == sorted(params)
 
 
-def test_bind_rows_keeps_hostile_values_out_of_the_sql() -> None:
-    placeholders, params = bind_rows("v", [HOSTILE_VALUES, HOSTILE_VALUES])
-    assert list(params.values()) == HOSTILE_VALUES * 2
-    assert set(PLACEHOLDER.sub("", placeholders)) <= set("(), ")
+def test_bound_rows_keep_hostile_values_out_of_the_sql() -> None:
+    bound = BoundRows("v", [HOSTILE_VALUES, HOSTILE_VALUES])
+    assert list(bound.params.values()) == HOSTILE_VALUES * 2
+    assert set(PLACEHOLDER.sub("", bound.sql)) <= set("(), ")
+
+
+@pytest.mark.parametrize("empty", [BoundList, BoundRows])
+def test_an_empty_bound_list_is_refused(empty: type[BoundList | BoundRows]) -> None:
+    # Given no values / When they are bound / Then it is refused: "IN ()" is not SQL
+    with pytest.raises(ValueError, match="empty"):
+        empty("key", [])
 
 
 def all_sql_files() -> list[Path]:

@@ -12,6 +12,12 @@ from typing import Literal, TypeVar
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Where the stage function puts the manifests Redshift COPY reads (the bucket's lifecycle rule
+# expires them), and the JSONPaths files: outside the manifests prefix on purpose, so that a
+# long-lived process never points COPY at a JSONPaths file expired under it.
+DEFAULT_MANIFEST_PREFIX = "_loader/manifests/"
+DEFAULT_JSONPATHS_PREFIX = "_loader/config/"
+
 
 class ConfigurationError(RuntimeError):
     """The environment does not describe a usable configuration."""
@@ -57,9 +63,8 @@ class StageSettings(WarehouseSettings):
 
     # Redshift COPY reads a manifest of the batch's files; it is written here.
     manifest_bucket: str | None = None
-    manifest_prefix: str = "_loader/manifests/"
-    # Where the JSONPaths files COPY reads are put: not under the (expiring) manifests prefix.
-    jsonpaths_prefix: str = "_loader/config/"
+    manifest_prefix: str = DEFAULT_MANIFEST_PREFIX
+    jsonpaths_prefix: str = DEFAULT_JSONPATHS_PREFIX
     # Serializable-isolation conflicts between concurrent batches are retried this many times.
     stage_max_attempts: int = Field(default=6, ge=1, le=20)
 

@@ -43,7 +43,7 @@ from sparkify_loader.merge_steps import (
     UpsertTable,
 )
 from sparkify_loader.observability import MetricName, logger
-from sparkify_loader.sqlfiles import load_sql, sql_dir_files
+from sparkify_loader.sqlfiles import Fragment, Identifier, Slot, render_sql, sql_dir_files
 from sparkify_loader.warehouse import Session, Warehouse
 
 Clock = Callable[[], datetime]
@@ -74,23 +74,36 @@ UPSERTS: dict[UpsertTable, Upsert] = {
     "songplays": Upsert("songplays", "songplays_batch", "songplay_id"),
 }
 DIMENSIONS: tuple[UpsertTable, ...] = ("users", "songs", "artists", "time")
-# In splicing order: a fragment may contain the ones after it.
-MERGE_FRAGMENTS = ("batch_plays", "song_match", "claimed_loads")
+
+CLAIMED_LOADS = Fragment("merge/fragments/claimed_loads.sql")
+SONG_MATCH = Fragment("merge/fragments/song_match.sql")
+BATCH_PLAYS = Fragment("merge/fragments/batch_plays.sql", {"claimed_loads": CLAIMED_LOADS})
+# The fragments each merge file splices in (sql/merge/fragments); a file not listed has none.
+MERGE_FRAGMENTS: dict[str, dict[str, Slot]] = {
+    "merge/artists_batch.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/count_claimed_songs.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/finalize/delete_staging_events.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/finalize/delete_staging_songs.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/plays_batch.sql": {"batch_plays": BATCH_PLAYS},
+    "merge/quality/duplicate_artists.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/quality/duplicate_songs.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/rematch_batch.sql": {"song_match": SONG_MATCH, "claimed_loads": CLAIMED_LOADS},
+    "merge/songplays_batch.sql": {"song_match": SONG_MATCH},
+    "merge/songs_batch.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/time_batch.sql": {"batch_plays": BATCH_PLAYS},
+    "merge/users_batch.sql": {"claimed_loads": CLAIMED_LOADS},
+}
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def merge_sql(name: str) -> str:
-    """A merge SQL file with its fragments (sql/merge/fragments/NAME.sql for ``{NAME}``)
-    spliced in; a fragment may use another (batch plays use the claimed loads)."""
-    statement = load_sql(name)
-    for fragment in MERGE_FRAGMENTS:
-        statement = statement.replace(
-            f"{{{fragment}}}", load_sql(f"merge/fragments/{fragment}.sql")
-        )
-    return statement
+def merge_sql(name: str, **tables: str) -> str:
+    """A merge statement with the fragments MERGE_FRAGMENTS lists for it, and our own table and
+    column names (``tables``) in its other slots."""
+    identifiers = {slot: Identifier(table) for slot, table in tables.items()}
+    return render_sql(name, **MERGE_FRAGMENTS.get(name, {}), **identifiers)
 
 
 class Merge:
@@ -107,15 +120,15 @@ class Merge:
         """Claim everything staged so far, unless another merge runs or nothing is staged."""
         now = self._now()
         with self._session.transaction():
-            self._session.execute(load_sql("merge/lease/clear.sql"), {"now": now})
-            holder = self._session.query(load_sql("merge/lease/read.sql"))
+            self._session.execute(merge_sql("merge/lease/clear.sql"), {"now": now})
+            holder = self._session.query(merge_sql("merge/lease/read.sql"))
             if holder:
                 holder_id, expires_at = holder[0]
                 return LeaseResult(
                     acquired=False,
                     reason=f"merge {holder_id} holds the lease until {expires_at:%H:%M:%S}",
                 )
-            files, loads = self._session.query(load_sql("merge/lease/count_staged.sql"))[0]
+            files, loads = self._session.query(merge_sql("merge/lease/count_staged.sql"))[0]
             if files == 0:
                 return LeaseResult(acquired=False, reason="nothing staged", files=0, loads=0)
             merge_id = uuid.uuid4().hex
@@ -127,11 +140,11 @@ class Merge:
                 "files": files,
                 "loads": loads,
             }
-            self._session.execute(load_sql("merge/lease/take.sql"), params)
-            self._session.execute(load_sql("merge/lease/claim_loads.sql"), params)
-            self._session.execute(load_sql("merge/lease/run_started.sql"), params)
+            self._session.execute(merge_sql("merge/lease/take.sql"), params)
+            self._session.execute(merge_sql("merge/lease/claim_loads.sql"), params)
+            self._session.execute(merge_sql("merge/lease/run_started.sql"), params)
         for table in ("events", "songs"):
-            self._session.execute(load_sql(f"merge/analyze_staging_{table}.sql"))
+            self._session.execute(merge_sql(f"merge/analyze_staging_{table}.sql"))
         logger.info("merge lease taken", extra={"merge_id": merge_id, "files": files})
         return LeaseResult(acquired=True, merge_id=merge_id, files=files, loads=loads)
 
@@ -146,9 +159,9 @@ class Merge:
         }
         with self._session.transaction():
             if renew:
-                held = self._session.execute(load_sql("merge/lease/renew.sql"), params)
+                held = self._session.execute(merge_sql("merge/lease/renew.sql"), params)
             else:
-                held = self._session.query(load_sql("merge/lease/check.sql"), params)[0][0]
+                held = self._session.query(merge_sql("merge/lease/check.sql"), params)[0][0]
             if held != 1:
                 raise LeaseLostError(f"merge {merge_id} no longer holds the lease")
             yield
@@ -163,13 +176,21 @@ class Merge:
 
     def _upsert(self, upsert: Upsert, merge_id: str) -> UpsertResult:
         params = {"merge_id": merge_id}
-        names = {"batch_table": upsert.batch_table, "target": upsert.target, "key": upsert.key}
         # The fact's batch joins the plays twice (plays, song candidates): build them once.
         if upsert.target == "songplays":
             self._build_batch("plays_batch", merge_id)
         self._build_batch(upsert.batch_table, merge_id)
-        (rows,) = self._session.query(_fill(load_sql("merge/count_batch.sql"), names))[0]
-        (matched,) = self._session.query(_fill(load_sql("merge/count_matched.sql"), names))[0]
+        (rows,) = self._session.query(
+            merge_sql("merge/count_batch.sql", batch_table=upsert.batch_table)
+        )[0]
+        (matched,) = self._session.query(
+            merge_sql(
+                "merge/count_matched.sql",
+                batch_table=upsert.batch_table,
+                target=upsert.target,
+                key=upsert.key,
+            )
+        )[0]
         self._session.execute(merge_sql(f"merge/{upsert.target}.sql"), params)
         return UpsertResult(
             table=upsert.target, rows=rows, inserted=rows - matched, updated=matched
@@ -177,10 +198,9 @@ class Merge:
 
     def _build_batch(self, batch_table: str, merge_id: str) -> None:
         """(Re)create one temp batch table from its SQL file, with fresh statistics."""
-        names = {"batch_table": batch_table}
-        self._session.execute(_fill(load_sql("merge/drop_batch_table.sql"), names))
+        self._session.execute(merge_sql("merge/drop_batch_table.sql", batch_table=batch_table))
         self._session.execute(merge_sql(f"merge/{batch_table}.sql"), {"merge_id": merge_id})
-        self._session.execute(_fill(load_sql("merge/analyze_table.sql"), {"table": batch_table}))
+        self._session.execute(merge_sql("merge/analyze_table.sql", table=batch_table))
 
     def rematch(self, merge_id: str) -> RematchResult:
         """Match earlier song-less plays against this merge's songs."""
@@ -224,13 +244,13 @@ class Merge:
             now = self._now()
             params = {"merge_id": merge_id, "now": now, "status": "succeeded", "error": None}
             files, oldest, average = self._session.query(
-                load_sql("merge/finalize/latency.sql"), params
+                merge_sql("merge/finalize/latency.sql"), params
             )[0]
             self._session.execute(merge_sql("merge/finalize/delete_staging_events.sql"), params)
             self._session.execute(merge_sql("merge/finalize/delete_staging_songs.sql"), params)
-            merged = self._session.execute(load_sql("merge/finalize/mark_merged.sql"), params)
-            self._session.execute(load_sql("merge/finalize/run_finished.sql"), params)
-            self._session.execute(load_sql("merge/lease/release.sql"), params)
+            merged = self._session.execute(merge_sql("merge/finalize/mark_merged.sql"), params)
+            self._session.execute(merge_sql("merge/finalize/run_finished.sql"), params)
+            self._session.execute(merge_sql("merge/lease/release.sql"), params)
         for table in ("staging_events", "staging_songs"):
             self._session.reclaim_space(table)
         epoch_now = (now - datetime(1970, 1, 1)).total_seconds()
@@ -251,8 +271,8 @@ class Merge:
                 "error": described[:4000],
             }
             with self._session.transaction():
-                self._session.execute(load_sql("merge/finalize/run_finished.sql"), params)
-                self._session.execute(load_sql("merge/lease/release.sql"), params)
+                self._session.execute(merge_sql("merge/finalize/run_finished.sql"), params)
+                self._session.execute(merge_sql("merge/lease/release.sql"), params)
         logger.error("merge failed", extra={"merge_id": merge_id, "error": described})
         return FailureResult(
             merge_id=merge_id, released=bool(merge_id), error=described, error_type=error.name
@@ -262,10 +282,10 @@ class Merge:
         """Everything a merge would do now, in one transaction that is rolled back."""
         try:
             with self._session.transaction():
-                files, loads = self._session.query(load_sql("merge/lease/count_staged.sql"))[0]
+                files, loads = self._session.query(merge_sql("merge/lease/count_staged.sql"))[0]
                 merge_id = "dryrun" + uuid.uuid4().hex[:26]
                 params = {"merge_id": merge_id}
-                self._session.execute(load_sql("merge/lease/claim_loads.sql"), params)
+                self._session.execute(merge_sql("merge/lease/claim_loads.sql"), params)
                 report = DryRunReport(
                     files=files,
                     loads=loads,
@@ -283,15 +303,6 @@ class Merge:
 
 class _RollBack(Exception):
     pass
-
-
-def _fill(template: str, names: dict[str, str]) -> str:
-    """Put our own constant identifiers (never user input) into a statement's {slots}."""
-    for slot, identifier in names.items():
-        if not identifier.replace("_", "").isalnum():
-            raise ValueError(f"not a plain identifier: {identifier!r}")
-        template = template.replace("{" + slot + "}", identifier)
-    return template
 
 
 def run_merge_step(

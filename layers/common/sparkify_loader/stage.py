@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sparkify_loader.config import StageSettings
 from sparkify_loader.events import LandedObject, ParsedBatch, parse_batch
 from sparkify_loader.observability import MetricName, logger, metrics
-from sparkify_loader.sqlfiles import bind_list, bind_rows, load_sql
+from sparkify_loader.sqlfiles import BoundList, BoundRows, render_sql
 from sparkify_loader.warehouse import (
     FileLoad,
     RetryWithout,
@@ -235,9 +235,9 @@ def _versions_in_ledger(session: Session, objects: list[LandedObject]) -> set[Ob
     for obj in objects:
         keys_by_bucket[obj.bucket].append(obj.key)
     for bucket, keys in keys_by_bucket.items():
-        placeholders, params = bind_list("key", keys)
-        statement = load_sql("stage/find_loaded_versions.sql").replace("{keys}", placeholders)
-        for key, etag in session.query(statement, {"bucket": bucket, **params}):
+        bound_keys = BoundList("key", keys)
+        statement = render_sql("stage/find_loaded_versions.sql", keys=bound_keys)
+        for key, etag in session.query(statement, {"bucket": bucket, **bound_keys.params}):
             known.add((bucket, key, etag))
     return known
 
@@ -264,8 +264,8 @@ def _record_ledger(
         )
         for obj in objects
     ]
-    placeholders, params = bind_rows("v", rows)
-    session.execute(load_sql("stage/record_ledger.sql").replace("{rows}", placeholders), params)
+    bound_rows = BoundRows("v", rows)
+    session.execute(render_sql("stage/record_ledger.sql", rows=bound_rows), bound_rows.params)
 
 
 def emit_metrics(report: StageReport, batch: ParsedBatch, add_metric: Callable[..., None]) -> None:

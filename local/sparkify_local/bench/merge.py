@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sparkify_loader.sqlfiles import load_sql
+from sparkify_loader.sqlfiles import Identifier, render_statements
 from sparkify_local.bench.scratch import scratch_pipeline
 from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
@@ -29,6 +29,11 @@ from sparkify_local.pipeline import LocalPipeline
 BATCH_EVENTS = 10_000
 STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
 STAGING_TABLES = ("staging_events", "staging_songs")
+# The old approach's copies of the star schema: seeded from the staged rows, or rebuilt from
+# every staged row kept (the merge removes what it merged).
+SEED_PREFIX = "seed_"
+REBUILD_PREFIX = "rebuild_"
+KEPT_STAGING_PREFIX = "bench_all_"
 _INDEX_TARGET = re.compile(r"INDEX \S+ ON \S+ USING")
 
 
@@ -83,18 +88,20 @@ def run_merge_bench(
     # 2. The whole set: the old approach, then the state machine, on the same staging rows.
     pipeline.reset()
     _stage(pipeline, big, progress)
-    _keep_staging_copy(session, "bench_all_", create=True)
-    results["seed_merge_seconds"] = _old_approach(session, prefix="seed_", source="")
+    _keep_staging_copy(session, KEPT_STAGING_PREFIX, create=True)
+    results["seed_merge_seconds"] = _old_approach(session, prefix=SEED_PREFIX, source="")
     results["merge_seconds"] = _timed_merge(pipeline)
     results["warehouse_songplays"] = session.query("SELECT COUNT(*) FROM songplays")[0][0]
 
     # 3. The same batch into the large warehouse, and the old approach rebuilding it instead.
     _stage(pipeline, batch, progress)
-    _keep_staging_copy(session, "bench_all_", create=False)
+    _keep_staging_copy(session, KEPT_STAGING_PREFIX, create=False)
     results["incremental_large_seconds"] = _timed_merge(pipeline)
-    results["rebuild_seconds"] = _old_approach(session, prefix="rebuild_", source="bench_all_")
-    for table in ("staging_events", "staging_songs"):
-        session.execute(f"DROP TABLE IF EXISTS bench_all_{table}")
+    results["rebuild_seconds"] = _old_approach(
+        session, prefix=REBUILD_PREFIX, source=KEPT_STAGING_PREFIX
+    )
+    for table in STAGING_TABLES:
+        session.execute(f"DROP TABLE IF EXISTS {KEPT_STAGING_PREFIX}{table}")
 
     results["merge_to_seed_ratio"] = results["merge_seconds"] / results["seed_merge_seconds"]
     results["incremental_large_to_small_ratio"] = (
@@ -170,7 +177,7 @@ def _old_approach(session: Any, *, prefix: str, source: str) -> float:
     _settle(session, *(f"{source}{table}" for table in STAGING_TABLES))
     started = time.perf_counter()
     with session.transaction():
-        for statement in _bench_statements("seed_insert.sql", prefix, source):
+        for statement in old_approach_statements(prefix, source):
             session.execute(statement)
     elapsed = time.perf_counter() - started
     drop_reference_tables(session, prefix)
@@ -180,19 +187,25 @@ def _old_approach(session: Any, *, prefix: str, source: str) -> float:
 def create_reference_tables(session: Any, prefix: str) -> None:
     """Empty copies of the star schema (``{prefix}songplays`` …) with the real tables' keys."""
     drop_reference_tables(session, prefix)
-    for statement in _bench_statements("seed_tables.sql", prefix):
+    for statement in render_statements("bench/seed_tables.sql", prefix=Identifier(prefix)):
         session.execute(statement)
     _inherit_physical_keys(session, prefix)
 
 
 def drop_reference_tables(session: Any, prefix: str) -> None:
-    for statement in _bench_statements("seed_drop.sql", prefix):
+    for statement in render_statements("bench/seed_drop.sql", prefix=Identifier(prefix)):
         session.execute(statement)
 
 
-def _bench_statements(name: str, prefix: str, source: str = "") -> list[str]:
-    text = load_sql(f"bench/{name}").replace("{prefix}", prefix).replace("{source}", source)
-    return [part for part in text.split(";") if part.strip()]
+def old_approach_statements(prefix: str, source: str) -> list[str]:
+    """The old approach's inserts into the ``prefix`` copies from the ``source`` staging tables
+    (no source prefix: the real ones)."""
+    return render_statements(
+        "bench/seed_insert.sql",
+        prefix=Identifier(prefix),
+        staging_events=Identifier(f"{source}staging_events"),
+        staging_songs=Identifier(f"{source}staging_songs"),
+    )
 
 
 def _inherit_physical_keys(session: Any, prefix: str) -> None:

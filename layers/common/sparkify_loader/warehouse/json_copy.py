@@ -30,7 +30,12 @@ from psycopg import sql
 
 from sparkify_loader.datasets import MAX_JSON_OBJECT_BYTES, Dataset
 from sparkify_loader.warehouse.base import FileLoad, ObjectVersion
-from sparkify_loader.warehouse.errors import TransientError, WarehouseError
+from sparkify_loader.warehouse.errors import WarehouseError
+from sparkify_loader.warehouse.s3 import (
+    S3_READ_CONCURRENCY,
+    transient_s3_errors,
+    unreadable_version,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,14 +46,13 @@ LOAD_ID_COLUMN = "load_id"
 CHUNK_BYTES = 1 << 20
 # Objects up to this size are read whole by the prefetching threads; larger ones are streamed.
 PREFETCH_MAX_BYTES = 1 << 20
-PREFETCH_AHEAD = 8
+# Half the S3 client's pool: a large object's opened body holds its connection while it streams.
+PREFETCH_AHEAD = S3_READ_CONCURRENCY // 2
 # TIMESTAMP values Redshift's COPY can hold, as epoch milliseconds: years 1 to 9999.
 EPOCH_MS_MIN = -62_135_596_800_000
 EPOCH_MS_MAX = 253_402_300_799_999
 _INTEGER_TYPES = {"smallint": "smallint", "integer": "integer", "bigint": "bigint"}
 _FLOAT_TYPES = {"double precision": "double precision", "real": "real"}
-_S3_GONE = {"NoSuchKey", "404", "NotFound"}
-_S3_CHANGED = {"PreconditionFailed", "412"}
 
 
 @dataclass(frozen=True)
@@ -171,23 +175,13 @@ class S3JsonCopy:
             # IfMatch pins the version the event announced: if the key was overwritten since,
             # that newer version's own event will load it.
             body = self._s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=obj.etag)["Body"]
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in _S3_GONE:
-                return FileLoad("missing", 0, "the object was deleted before it could be loaded")
-            if code in _S3_CHANGED:
-                return FileLoad(
-                    "superseded", 0, "the key was overwritten before this version loaded"
-                )
-            raise TransientError(f"S3 GetObject {obj.key!r} failed: {code}") from error
-        except BotoCoreError as error:
-            raise TransientError(f"S3 GetObject {obj.key!r} failed: {error}") from error
+        except (ClientError, BotoCoreError) as error:
+            return unreadable_version(error, f"GetObject {obj.key!r}")
         if obj.size > PREFETCH_MAX_BYTES:
             return body
         try:
-            return body.read(MAX_JSON_OBJECT_BYTES + 1)
-        except (ClientError, BotoCoreError) as error:
-            raise TransientError(f"S3 read of {obj.key!r} failed: {error}") from error
+            with transient_s3_errors(f"read of {obj.key!r}"):
+                return body.read(MAX_JSON_OBJECT_BYTES + 1)
         finally:
             body.close()
 
@@ -206,11 +200,11 @@ class S3JsonCopy:
                 return self._write_document(copy, file_no, opened)
             return self._write_lines(copy, file_no, [opened])
         try:
-            if dataset.one_object_per_file:
-                return self._write_document(copy, file_no, opened.read(MAX_JSON_OBJECT_BYTES + 1))
-            return self._write_lines(copy, file_no, opened.iter_chunks(CHUNK_BYTES))
-        except (ClientError, BotoCoreError) as error:
-            raise TransientError(f"S3 read of {obj.key!r} failed: {error}") from error
+            with transient_s3_errors(f"read of {obj.key!r}"):
+                if dataset.one_object_per_file:
+                    document = opened.read(MAX_JSON_OBJECT_BYTES + 1)
+                    return self._write_document(copy, file_no, document)
+                return self._write_lines(copy, file_no, opened.iter_chunks(CHUNK_BYTES))
         finally:
             opened.close()
 

@@ -12,28 +12,21 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import psycopg
-from botocore.config import Config
 from psycopg import IsolationLevel, sql
 
-from sparkify_loader.sqlfiles import load_sql, schema_files, to_postgres
+from sparkify_loader.sqlfiles import render_sql, schema_files, to_postgres
 from sparkify_loader.warehouse.base import FileLoad, ObjectVersion, Session, Warehouse
 from sparkify_loader.warehouse.errors import (
     SerializationConflict,
     TransientWarehouseError,
     WarehouseError,
 )
-from sparkify_loader.warehouse.json_copy import PREFETCH_AHEAD, S3JsonCopy
+from sparkify_loader.warehouse.json_copy import S3JsonCopy
+from sparkify_loader.warehouse.s3 import S3_CLIENT_CONFIG
 
 if TYPE_CHECKING:
     from sparkify_loader.datasets import Dataset
     from sparkify_loader.events import LandedObject
-
-# One pooled connection per prefetching thread of the COPY emulation. Standard retries (3
-# attempts, under 3 s of backoff) ride out a blip; a longer S3 outage fails the batch back to
-# SQS, whose redelivery is the retry that can wait (legacy mode would sit up to 15 s per GET).
-S3_CLIENT_CONFIG = Config(
-    max_pool_connections=PREFETCH_AHEAD * 2, retries={"mode": "standard", "max_attempts": 3}
-)
 
 # One schema change at a time: two processes creating the same table race on the catalog.
 _SCHEMA_LOCK_ID = 0x5350_4B59
@@ -89,7 +82,7 @@ class PostgresSession(Session):
         with self.transaction():
             self.execute("SELECT pg_advisory_xact_lock(%(id)s)", {"id": _SCHEMA_LOCK_ID})
             for name in schema_files():
-                for statement in to_postgres(load_sql(name)):
+                for statement in to_postgres(render_sql(name)):
                     self.execute(statement)
 
     def close(self) -> None:

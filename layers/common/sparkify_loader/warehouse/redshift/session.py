@@ -1,0 +1,304 @@
+"""The Redshift session (one connection) and warehouse (a session reused while warm).
+
+A batch's files reach Redshift through one ``COPY … MANIFEST`` per dataset into a session-private
+copy target, whose rows move into the staging table tagged with the batch's load_id.
+
+Redshift aborts the whole transaction when COPY meets a bad file. The session then rolls back,
+reads ``stl_load_errors`` to name the bad files (running the same COPY again with NOLOAD and a
+large MAXERROR, so every bad file is named in one go) and raises ``RetryWithout``: the caller
+reruns its transaction without them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import redshift_connector
+from aws_lambda_powertools.utilities import parameters
+
+from sparkify_loader.config import StageSettings, WarehouseSettings
+from sparkify_loader.observability import logger
+from sparkify_loader.sqlfiles import render_sql, schema_files
+from sparkify_loader.warehouse.base import FileLoad, ObjectVersion, Session, Warehouse
+from sparkify_loader.warehouse.errors import (
+    RetryWithout,
+    SerializationConflict,
+    TransientWarehouseError,
+    WarehouseError,
+)
+from sparkify_loader.warehouse.redshift.attribution import load_error_reasons, rows_by_version
+from sparkify_loader.warehouse.redshift.connect import SecretFetcher, connect
+from sparkify_loader.warehouse.redshift.copy_sql import (
+    copy_target,
+    create_copy_target_sql,
+    drop_copy_target_sql,
+    insert_from_copy_target_sql,
+    render_copy,
+)
+from sparkify_loader.warehouse.redshift.driver_errors import (
+    ObjectChangedDuringCopy,
+    is_auth_failure,
+    translated_errors,
+)
+from sparkify_loader.warehouse.redshift.manifests import ManifestWriter, precheck_objects
+from sparkify_loader.warehouse.s3 import s3_client as make_s3_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from sparkify_loader.datasets import Dataset
+    from sparkify_loader.events import LandedObject
+
+# A warm Lambda's connection may have been dropped by Redshift while the sandbox was frozen;
+# after this long without use, a cheap ping decides whether to reconnect.
+IDLE_PING_SECONDS = 30.0
+
+
+class RedshiftSession(Session):
+    """One connection. Outside ``transaction()`` every statement commits on its own, as on the
+    PostgreSQL engine, so a stray query never leaves a snapshot open in a warm Lambda."""
+
+    def __init__(
+        self,
+        connection: redshift_connector.Connection,
+        *,
+        s3: S3Client,
+        manifests: ManifestWriter | None,
+        copy_role_arn: str,
+    ) -> None:
+        self.connection = connection
+        self._cursor = connection.cursor()
+        self._cursor.paramstyle = "pyformat"  # our statements use %(name)s
+        self._s3 = s3
+        self._manifests = manifests
+        self._copy_role_arn = copy_role_arn
+        self._in_transaction = False
+        self.broken = False
+        self.closed = False
+        self.last_used = time.monotonic()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _driver_calls(self) -> Iterator[None]:
+        """Translate driver errors; a connection that failed at the transport is not reused."""
+        self.last_used = time.monotonic()
+        try:
+            with translated_errors():
+                yield
+        except TransientWarehouseError as error:
+            if not isinstance(error, SerializationConflict):
+                self.broken = True
+            raise
+
+    def _statement_scope(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._in_transaction else self.transaction()
+
+    def _rollback(self) -> None:
+        with self._driver_calls():
+            self.connection.rollback()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_transaction:
+            raise WarehouseError("transactions do not nest")
+        self._in_transaction = True
+        try:
+            yield
+            with self._driver_calls():
+                self.connection.commit()
+        except BaseException as error:
+            # A failed COMMIT (e.g. Redshift's 1023 at commit time) lands here too.
+            try:
+                self._rollback()
+            except WarehouseError as rollback_error:
+                error.add_note(f"rollback failed as well: {rollback_error}")
+                self.broken = True
+            raise
+        finally:
+            self._in_transaction = False
+
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+        # Without params the driver sends the text as is: no placeholder parsing at all.
+        with self._statement_scope(), self._driver_calls():
+            self._cursor.execute(statement, params)
+            return self._cursor.rowcount
+
+    def query(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        with self._statement_scope(), self._driver_calls():
+            self._cursor.execute(statement, params)
+            return [tuple(row) for row in self._cursor.fetchall()]
+
+    def reclaim_space(self, table: str) -> None:
+        """Nothing to do: Redshift's automatic VACUUM DELETE reclaims deleted rows in the
+        background, and an explicit VACUUM would queue behind the cluster's one vacuum."""
+
+    def apply_schema(self) -> None:
+        """The schema files run unchanged: they are Redshift dialect already."""
+        with self.transaction():
+            for name in schema_files():
+                self.execute(render_sql(name))
+
+    def ping(self) -> bool:
+        """Whether the connection still answers; a failure marks it broken."""
+        try:
+            self.query("SELECT 1")
+        except TransientWarehouseError as error:
+            logger.info(
+                "warehouse connection went stale; reconnecting", extra={"error": str(error)}
+            )
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.connection.close()
+        except (redshift_connector.InterfaceError, OSError) as error:
+            # Closing a connection the server already dropped: there is nothing left to release.
+            logger.debug("closing a dead warehouse connection", extra={"error": str(error)})
+
+    # -- COPY -----------------------------------------------------------------------------------
+
+    def copy_into_staging(
+        self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str
+    ) -> dict[ObjectVersion, FileLoad]:
+        if not self._in_transaction:
+            raise WarehouseError("copy_into_staging must run inside transaction()")
+        if self._manifests is None:
+            raise WarehouseError("MANIFEST_BUCKET is not set: Redshift COPY needs a manifest")
+        current, outcomes = precheck_objects(self._s3, objects)
+        if not current:
+            return outcomes
+        manifest_uri = self._manifests.write_manifest(dataset, current, load_id)
+        jsonpaths_uri = self._manifests.jsonpaths_uri(dataset)
+        create_target = create_copy_target_sql(dataset)
+        render = partial(
+            render_copy,
+            dataset,
+            manifest_uri=manifest_uri,
+            copy_role_arn=self._copy_role_arn,
+            jsonpaths_uri=jsonpaths_uri,
+        )
+        self.execute(create_target)
+        try:
+            self.execute(render())
+        except TransientWarehouseError:
+            raise  # connection trouble or a lost serializable race: the caller retries
+        except WarehouseError as copy_error:
+            self._name_bad_files(dataset, current, create_target, render, copy_error)
+        inserted = self.execute(insert_from_copy_target_sql(dataset), {"load_id": load_id})
+        per_file = self.query(render_sql("stage/redshift/rows_per_file.sql"))
+        self.execute(drop_copy_target_sql(dataset))
+        self._raise_if_changed(current)
+        for version, rows in rows_by_version(per_file, current, inserted).items():
+            outcomes[version] = FileLoad.staged(rows)
+        return outcomes
+
+    def _raise_if_changed(self, loaded: Sequence[LandedObject]) -> None:
+        """Close the race the pre-check only narrows: if any object changed while COPY ran,
+        nobody knows which version COPY read, so the transaction is run again."""
+        _, changed = precheck_objects(self._s3, loaded)
+        if changed:
+            raise ObjectChangedDuringCopy(
+                f"{len(changed)} object(s) changed while COPY ran: "
+                + ", ".join(repr(key) for _, key, _ in changed)
+            )
+
+    def _name_bad_files(
+        self,
+        dataset: Dataset,
+        objects: Sequence[LandedObject],
+        create_target: str,
+        render: Callable[..., str],
+        copy_error: WarehouseError,
+    ) -> NoReturn:
+        """After a failed COPY: raise RetryWithout naming every bad file, or the COPY's error
+        when no file is to blame (permissions, a malformed manifest, …). Never returns."""
+        # The failed COPY aborted the transaction: nothing else runs until it is rolled back.
+        self._rollback()
+        first_errors = self.query(render_sql("stage/redshift/load_errors.sql"))
+        rejections, unattributed = load_error_reasons(first_errors, objects)
+        try:
+            self.execute(create_target)
+            self.execute(render(noload=True))
+        except TransientWarehouseError:
+            raise
+        except WarehouseError as diagnosis_error:
+            # The NOLOAD run failed too; its own load errors may still name further files.
+            logger.warning("diagnostic NOLOAD COPY failed", extra={"error": str(diagnosis_error)})
+            self._rollback()
+        all_rejections, more_unattributed = load_error_reasons(
+            self.query(render_sql("stage/redshift/load_errors.sql")), objects
+        )
+        self._rollback()
+        rejections = {**all_rejections, **rejections}
+        if unattributed or more_unattributed:
+            logger.warning(
+                "load errors name files outside the batch's manifest",
+                extra={"files": sorted(set(unattributed + more_unattributed))},
+            )
+        if rejections:
+            raise RetryWithout(rejections) from copy_error
+        self._raise_if_changed(objects)  # a file vanished or changed after the pre-check
+        raise WarehouseError(
+            f"COPY into {copy_target(dataset)} failed: {copy_error}"
+        ) from copy_error
+
+
+class RedshiftWarehouse(Warehouse):
+    """Connects with a Secrets Manager secret, or with IAM auth (provisioned or Serverless)."""
+
+    def __init__(
+        self,
+        settings: WarehouseSettings,
+        *,
+        s3_client: S3Client | None = None,
+        fetch_secret: SecretFetcher = parameters.get_secret,
+    ) -> None:
+        super().__init__()
+        if not settings.redshift_copy_role_arn:
+            raise WarehouseError("REDSHIFT_COPY_ROLE_ARN is not set")
+        self._settings = settings
+        self._copy_role_arn = settings.redshift_copy_role_arn
+        self._fetch_secret = fetch_secret
+        self._s3 = s3_client or make_s3_client()
+        # Only the stage function's settings (StageSettings) say where manifests go.
+        self._manifests = (
+            ManifestWriter(
+                self._s3,
+                settings.manifest_bucket,
+                settings.manifest_prefix,
+                settings.jsonpaths_prefix,
+            )
+            if isinstance(settings, StageSettings) and settings.manifest_bucket
+            else None
+        )
+
+    def _open(self) -> Session:
+        with translated_errors():
+            try:
+                connection = connect(self._settings, self._fetch_secret, force_fetch=False)
+            except redshift_connector.InterfaceError as error:
+                if not (self._settings.redshift_secret_arn and is_auth_failure(error)):
+                    raise
+                # The cached secret may predate a rotation: read it afresh, once.
+                logger.info("Redshift refused the cached secret; fetching it again")
+                connection = connect(self._settings, self._fetch_secret, force_fetch=True)
+        return RedshiftSession(
+            connection, s3=self._s3, manifests=self._manifests, copy_role_arn=self._copy_role_arn
+        )
+
+    def _is_usable(self, session: Session) -> bool:
+        assert isinstance(session, RedshiftSession)
+        if session.broken or session.closed:
+            return False
+        if time.monotonic() - session.last_used < IDLE_PING_SECONDS:
+            return True
+        return session.ping()

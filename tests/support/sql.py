@@ -1,0 +1,129 @@
+"""Every SQL file under sql/, rendered with the slots the code gives it: through the code's own
+builders where it has them (merge_sql and its fragment table, the Redshift COPY statements, the
+benchmark's old approach), otherwise with the slot names the code passes and sample values."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sparkify_loader.datasets import DATASETS
+from sparkify_loader.merge import BATCH_PLAYS, CLAIMED_LOADS, SONG_MATCH, UPSERTS, merge_sql
+from sparkify_loader.sqlfiles import (
+    BoundList,
+    BoundRows,
+    Fragment,
+    Identifier,
+    all_sql_files,
+    render_sql,
+    render_statements,
+)
+from sparkify_loader.warehouse.redshift import (
+    create_copy_target_sql,
+    drop_copy_target_sql,
+    insert_from_copy_target_sql,
+    render_copy,
+)
+from sparkify_loader.warehouse.redshift.copy_sql import (
+    DIAGNOSE_WITHOUT_LOADING,
+    FAIL_ON_FIRST_BAD_ROW,
+)
+from sparkify_local.bench.merge import (
+    KEPT_STAGING_PREFIX,
+    REBUILD_PREFIX,
+    SEED_PREFIX,
+    old_approach_statements,
+)
+
+# Values as hostile as the code meets: quotes, braces, semicolons, comment marks, placeholders.
+SAMPLE_KEYS = ["log_data/it's {keys}; --.json", "song_data/%(bucket)s.json"]
+SAMPLE_URI = "s3://sparkify-landing/_loader/it's; --batch"
+SAMPLE_ROLE = "arn:aws:iam::123456789012:role/sparkify-copy"
+FRAGMENTS = (
+    CLAIMED_LOADS,
+    SONG_MATCH,
+    BATCH_PLAYS,
+    FAIL_ON_FIRST_BAD_ROW,
+    DIAGNOSE_WITHOUT_LOADING,
+)
+# The merge's batch tables: one per upsert, and the two it builds for the fact and the rematch.
+BATCH_TABLES = (
+    *(upsert.batch_table for upsert in UPSERTS.values()),
+    "plays_batch",
+    "rematch_batch",
+)
+
+
+def _fragment(fragment: Fragment) -> list[str]:
+    return [render_sql(fragment.file, **fragment.slots)]
+
+
+def real_renderings() -> dict[str, list[str]]:
+    """File name -> every statement the code renders from it (one list entry per rendering)."""
+    rendered: dict[str, list[str]] = defaultdict(list)
+    for fragment in FRAGMENTS:
+        rendered[fragment.file] += _fragment(fragment)
+
+    # Merge: identifier slots from the upserts and batch tables (Merge._upsert, _build_batch).
+    for upsert in UPSERTS.values():
+        rendered["merge/count_batch.sql"].append(
+            merge_sql("merge/count_batch.sql", batch_table=upsert.batch_table)
+        )
+        rendered["merge/count_matched.sql"].append(
+            merge_sql(
+                "merge/count_matched.sql",
+                batch_table=upsert.batch_table,
+                target=upsert.target,
+                key=upsert.key,
+            )
+        )
+    for batch_table in BATCH_TABLES:
+        rendered["merge/drop_batch_table.sql"].append(
+            merge_sql("merge/drop_batch_table.sql", batch_table=batch_table)
+        )
+        rendered["merge/analyze_table.sql"].append(
+            merge_sql("merge/analyze_table.sql", table=batch_table)
+        )
+
+    # Stage: bound keys and ledger rows (stage._versions_in_ledger, stage._record_ledger).
+    rendered["stage/find_loaded_versions.sql"].append(
+        render_sql("stage/find_loaded_versions.sql", keys=BoundList("key", SAMPLE_KEYS))
+    )
+    ledger_row = ["b", SAMPLE_KEYS[0], "e", None, "events", 1, "staged", 1, None, "l", None]
+    rendered["stage/record_ledger.sql"].append(
+        render_sql(
+            "stage/record_ledger.sql",
+            rows=BoundRows("v", [[*ledger_row, datetime(2018, 11, 1)]] * 2),
+        )
+    )
+
+    # Redshift COPY, both variants, and its copy target.
+    for dataset in DATASETS:
+        jsonpaths = SAMPLE_URI if dataset.jsonpaths_file else None
+        for noload in (False, True):
+            rendered[dataset.copy_statement].append(
+                render_copy(
+                    dataset,
+                    manifest_uri=SAMPLE_URI,
+                    copy_role_arn=SAMPLE_ROLE,
+                    jsonpaths_uri=jsonpaths,
+                    noload=noload,
+                )
+            )
+        rendered["stage/redshift/create_copy_target.sql"].append(create_copy_target_sql(dataset))
+        rendered["stage/redshift/insert_from_copy_target.sql"].append(
+            insert_from_copy_target_sql(dataset)
+        )
+        rendered["stage/redshift/drop_copy_target.sql"].append(drop_copy_target_sql(dataset))
+
+    # The benchmark's old approach, both runs (bench.merge.run_merge_bench).
+    for prefix, source in ((SEED_PREFIX, ""), (REBUILD_PREFIX, KEPT_STAGING_PREFIX)):
+        rendered["bench/seed_insert.sql"] += old_approach_statements(prefix, source)
+        for name in ("bench/seed_tables.sql", "bench/seed_drop.sql"):
+            rendered[name] += render_statements(name, prefix=Identifier(prefix))
+
+    # Every other file, merge files with the fragments merge_sql gives them, has no other slot.
+    for name in all_sql_files():
+        if name not in rendered:
+            rendered[name] = [merge_sql(name)] if name.startswith("merge/") else [render_sql(name)]
+    return dict(rendered)
