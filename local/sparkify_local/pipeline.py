@@ -21,12 +21,7 @@ from sparkify_local.runtime.faults import FaultPlan
 from sparkify_local.runtime.function_pool import FunctionPool
 from sparkify_local.runtime.merge_runner import MergeOutcome, StateResult, run_merge
 from sparkify_local.runtime.processes import Endpoints
-from sparkify_local.runtime.resources import (
-    STAGE_FUNCTION,
-    STAGE_QUEUE,
-    LocalResources,
-    point_at_moto,
-)
+from sparkify_local.runtime.resources import STAGE_FUNCTION, STAGE_QUEUE, LocalResources
 from sparkify_local.sam.template import FunctionWiring, queue_wiring
 
 LANDING_PREFIXES = ("song_data", "log_data")
@@ -104,10 +99,9 @@ class LocalPipeline:
     @classmethod
     def start(cls, home: Home) -> LocalPipeline:
         endpoints = processes.ensure_up(home)
-        point_at_moto(endpoints)
         stack = LocalResources(endpoints)
         stack.ensure_resources()
-        warehouse = PostgresWarehouse(endpoints.warehouse_url)
+        warehouse = PostgresWarehouse(endpoints.warehouse_url, s3=stack.warehouse_s3)
         warehouse.session().apply_schema()
         return cls(home, endpoints, stack, warehouse)
 
@@ -194,6 +188,7 @@ class LocalPipeline:
             pool.close()
         self._pools.clear()
         self.warehouse.close()
+        self.stack.close()
 
     def load(self, paths: Iterable[Path], progress: bool | None = None) -> LoadSummary:
         show = progress if progress is not None else os.isatty(2)

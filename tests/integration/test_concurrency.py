@@ -35,8 +35,11 @@ WAIT_S = 30.0
 
 @pytest.fixture
 def two_sessions(pipeline: LocalPipeline) -> Iterator[tuple[Session, Session]]:
-    """Two independent connections, opened here: boto3 clients are made in this thread only."""
-    warehouses = [PostgresWarehouse(pipeline.endpoints.warehouse_url) for _ in range(2)]
+    """Two independent connections, opened here; they share the stack's (thread-safe) S3 client."""
+    warehouses = [
+        PostgresWarehouse(pipeline.endpoints.warehouse_url, s3=pipeline.stack.warehouse_s3)
+        for _ in range(2)
+    ]
     yield warehouses[0].session(), warehouses[1].session()
     for warehouse in warehouses:
         warehouse.close()

@@ -245,13 +245,15 @@ def _closed_port() -> int:
 @pytest.fixture(
     params=["no_socket_dir", "closed_port"],
 )
-def unreachable_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> PostgresWarehouse:
+def unreachable_warehouse(
+    request: pytest.FixtureRequest, tmp_path: Path, pipeline: LocalPipeline
+) -> PostgresWarehouse:
     """A PostgreSQL warehouse that cannot be reached: the transient fault of a real outage."""
     if request.param == "no_socket_dir":
         url = f"postgresql://postgres@/postgres?host={tmp_path / 'no-such-dir'}&connect_timeout=5"
     else:
         url = f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres?connect_timeout=5"
-    return PostgresWarehouse(url)
+    return PostgresWarehouse(url, s3=pipeline.stack.warehouse_s3)
 
 
 def test_unreachable_warehouse_fails_the_whole_batch_and_writes_nothing(

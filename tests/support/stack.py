@@ -7,7 +7,6 @@ bucket, empty queues and empty tables.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,13 +24,10 @@ from tests.support.raw_files import RawCounts
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     home = Home(tmp_path_factory.mktemp("sparkify-home"))
-    saved = dict(os.environ)
     pipeline = LocalPipeline.start(home)
     yield pipeline
     pipeline.close()
     processes.down(home)
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -7,16 +7,16 @@ function's environment are all read from the template, so local and deployed can
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sparkify_loader.warehouse.s3 import s3_client
 from sparkify_local.runtime.processes import Endpoints
 from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
 from sparkify_local.sam.loading import load_template
@@ -26,6 +26,9 @@ from sparkify_local.sam.template import (
     function_wiring,
     queue_wiring,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
@@ -38,41 +41,58 @@ STATE_MACHINE = "MergeStateMachine"
 ACCOUNT_ID = "123456789012"
 MAX_POOL_CONNECTIONS = 32
 # Moto accepts any credentials; fixed fake ones guarantee no real account is ever used.
+FAKE_ACCESS_KEY = "sparkify-local"
+# As a function's environment holds them (function_environment) ...
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "sparkify-local",
-    "AWS_SECRET_ACCESS_KEY": "sparkify-local",
-    "AWS_SESSION_TOKEN": "sparkify-local",
+    "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY,
+    "AWS_SECRET_ACCESS_KEY": FAKE_ACCESS_KEY,
+    "AWS_SESSION_TOKEN": FAKE_ACCESS_KEY,
     "AWS_DEFAULT_REGION": REGION,
 }
-
-
-def point_at_moto(endpoints: Endpoints) -> None:
-    """Route every boto3 client of this process to moto, with fake credentials."""
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ["AWS_ENDPOINT_URL"] = endpoints.aws_url
+# ... and as this process's clients get them: explicitly, never through os.environ.
+FAKE_CLIENT_CREDENTIALS = {
+    "aws_access_key_id": FAKE_ACCESS_KEY,
+    "aws_secret_access_key": FAKE_ACCESS_KEY,
+    "aws_session_token": FAKE_ACCESS_KEY,
+}
 
 
 @dataclass
 class LocalResources:
+    """The local stack's AWS resources, through clients of moto made with explicit endpoint,
+    region and fake credentials (this process's environment plays no part)."""
+
     endpoints: Endpoints
 
     @cached_property
     def template(self) -> dict[str, Any]:
         return load_template(TEMPLATE_PATH)
 
-    @cached_property
-    def s3(self) -> Any:
+    def _client(self, service: str, config: Config | None = None) -> Any:
         return boto3.client(
-            "s3",
+            service,
             endpoint_url=self.endpoints.aws_url,
             region_name=REGION,
-            # Uploads run in parallel threads; one pooled connection per thread.
-            config=Config(max_pool_connections=MAX_POOL_CONNECTIONS),
+            config=config,
+            **FAKE_CLIENT_CREDENTIALS,
+        )
+
+    @cached_property
+    def s3(self) -> Any:
+        # Uploads run in parallel threads; one pooled connection per thread.
+        return self._client("s3", Config(max_pool_connections=MAX_POOL_CONNECTIONS))
+
+    @cached_property
+    def warehouse_s3(self) -> S3Client:
+        """The client the local warehouse's COPY emulation reads the landing bucket with,
+        configured as the engines configure theirs (warehouse.s3)."""
+        return s3_client(
+            endpoint_url=self.endpoints.aws_url, region_name=REGION, **FAKE_CLIENT_CREDENTIALS
         )
 
     @cached_property
     def sqs(self) -> Any:
-        return boto3.client("sqs", endpoint_url=self.endpoints.aws_url, region_name=REGION)
+        return self._client("sqs")
 
     @property
     def bucket(self) -> str:
@@ -89,9 +109,14 @@ class LocalResources:
 
     @cached_property
     def sfn(self) -> Any:
-        return boto3.client(
-            "stepfunctions", endpoint_url=self.endpoints.aws_url, region_name=REGION
-        )
+        return self._client("stepfunctions")
+
+    def close(self) -> None:
+        """Close the connection pools of the clients made so far."""
+        for name in ("s3", "warehouse_s3", "sqs", "sfn"):
+            client = self.__dict__.pop(name, None)
+            if client is not None:
+                client.close()
 
     def function_arn(self, logical_id: str) -> str:
         # The logical id is the local function name; the dispatcher maps it back.

@@ -11,6 +11,7 @@ from sparkify_loader.warehouse.errors import (
     TransientWarehouseError,
     WarehouseError,
 )
+from sparkify_loader.warehouse.s3 import s3_client
 
 __all__ = [
     "FileLoad",
@@ -25,14 +26,16 @@ __all__ = [
 ]
 
 
-def connect_warehouse(settings: WarehouseSettings, **redshift_options: object) -> Warehouse:
-    """The engine the settings name. Drivers are imported lazily: the Lambda layer ships
-    redshift-connector only, the local runtime psycopg only."""
+def connect_warehouse(settings: WarehouseSettings) -> Warehouse:
+    """The engine the settings name, with an S3 client configured by this process's environment
+    (inside a function: the function's own, as its template sets it). Drivers are imported
+    lazily: the Lambda layer ships redshift-connector only, the local runtime psycopg only."""
+    s3 = s3_client()
     if settings.warehouse_engine == "postgres":
         from sparkify_loader.warehouse.postgres import PostgresWarehouse
 
         assert settings.warehouse_url is not None  # checked by the settings model
-        return PostgresWarehouse(settings.warehouse_url)
+        return PostgresWarehouse(settings.warehouse_url, s3=s3)
     from sparkify_loader.warehouse.redshift import RedshiftWarehouse
 
-    return RedshiftWarehouse(settings, **redshift_options)  # type: ignore[arg-type]
+    return RedshiftWarehouse(settings, s3=s3)

@@ -10,7 +10,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import psycopg
 from psycopg import IsolationLevel, sql
 
@@ -22,9 +21,10 @@ from sparkify_loader.warehouse.errors import (
     WarehouseError,
 )
 from sparkify_loader.warehouse.json_copy import S3JsonCopy
-from sparkify_loader.warehouse.s3 import S3_CLIENT_CONFIG
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
     from sparkify_loader.datasets import Dataset
     from sparkify_loader.events import LandedObject
 
@@ -46,10 +46,9 @@ def _translated_errors() -> Iterator[None]:
 
 
 class PostgresSession(Session):
-    def __init__(self, connection: psycopg.Connection) -> None:
+    def __init__(self, connection: psycopg.Connection, s3: S3Client) -> None:
         self.connection = connection
-        self._s3 = boto3.client("s3", config=S3_CLIENT_CONFIG)
-        self._s3_copy = S3JsonCopy(connection, self._s3)
+        self._s3_copy = S3JsonCopy(connection, s3)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -87,20 +86,23 @@ class PostgresSession(Session):
 
     def close(self) -> None:
         self.connection.close()
-        self._s3.close()  # its connection pool, which a reconnect would otherwise leave behind
 
 
 class PostgresWarehouse(Warehouse):
-    def __init__(self, url: str) -> None:
+    """Sessions on one PostgreSQL URL; the COPY emulation reads S3 through the given client,
+    which outlives every session (whoever made it closes it)."""
+
+    def __init__(self, url: str, *, s3: S3Client) -> None:
         super().__init__()
         self._url = url
+        self._s3 = s3
 
     def _open(self) -> Session:
         with _translated_errors():
             connection = psycopg.connect(self._url, autocommit=True)
         # Autocommit outside explicit transaction() blocks; SERIALIZABLE inside them, as Redshift.
         connection.isolation_level = IsolationLevel.SERIALIZABLE
-        return PostgresSession(connection)
+        return PostgresSession(connection, self._s3)
 
     def _is_usable(self, session: Session) -> bool:
         assert isinstance(session, PostgresSession)

@@ -45,7 +45,6 @@ from sparkify_loader.warehouse.redshift.driver_errors import (
     translated_errors,
 )
 from sparkify_loader.warehouse.redshift.manifests import ManifestWriter, precheck_objects
-from sparkify_loader.warehouse.s3 import s3_client as make_s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -259,7 +258,7 @@ class RedshiftWarehouse(Warehouse):
         self,
         settings: WarehouseSettings,
         *,
-        s3_client: S3Client | None = None,
+        s3: S3Client,
         fetch_secret: SecretFetcher = parameters.get_secret,
     ) -> None:
         super().__init__()
@@ -268,7 +267,7 @@ class RedshiftWarehouse(Warehouse):
         self._settings = settings
         self._copy_role_arn = settings.redshift_copy_role_arn
         self._fetch_secret = fetch_secret
-        self._s3 = s3_client or make_s3_client()
+        self._s3 = s3
         # Only the stage function's settings (StageSettings) say where manifests go.
         self._manifests = (
             ManifestWriter(
