@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-from sparkify_loader.observability import MetricName
 from sparkify_loader.sqlfiles import sql_path
 
 # Redshift refuses a JSON object larger than 4 MB; the local emulation applies the same limit,
@@ -25,7 +24,6 @@ class Dataset:
     # JSON 'auto' (keys named exactly as the columns).
     jsonpaths_file: str | None
     copy_statement: str
-    rows_metric: MetricName
 
     def json_keys(self) -> tuple[str, ...] | None:
         """The top-level JSON keys of the JSONPaths file, in column order (None for 'auto')."""
@@ -45,7 +43,6 @@ EVENTS = Dataset(
     one_object_per_file=False,
     jsonpaths_file="copy/events_jsonpaths.json",
     copy_statement="stage/redshift/copy_events.sql",
-    rows_metric=MetricName.EVENT_ROWS_STAGED,
 )
 SONGS = Dataset(
     name="songs",
@@ -54,7 +51,6 @@ SONGS = Dataset(
     one_object_per_file=True,
     jsonpaths_file=None,
     copy_statement="stage/redshift/copy_songs.sql",
-    rows_metric=MetricName.SONG_ROWS_STAGED,
 )
 DATASETS = (SONGS, EVENTS)
 
