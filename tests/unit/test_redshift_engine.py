@@ -370,7 +370,7 @@ def redshift_settings(**overrides: str) -> WarehouseSettings:
         "redshift_copy_role_arn": ROLE,
         **overrides,
     }
-    return WarehouseSettings(**values)
+    return WarehouseSettings.model_validate(values)
 
 
 def test_secret_connection_uses_the_secret_user_and_no_iam() -> None:
