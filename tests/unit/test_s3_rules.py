@@ -6,7 +6,12 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from sparkify_loader.warehouse import TransientError
-from sparkify_loader.warehouse.s3 import S3_CLIENT_CONFIG, transient_s3_errors, unreadable_version
+from sparkify_loader.warehouse.s3 import (
+    S3_READ_CONCURRENCY,
+    s3_client,
+    transient_s3_errors,
+    unreadable_version,
+)
 
 
 def client_error(code: str) -> ClientError:
@@ -57,7 +62,11 @@ def test_any_other_s3_fault_is_transient(error: Exception) -> None:
 
 
 def test_the_client_retries_briefly_and_pools_a_connection_per_reader() -> None:
-    # Given the engines' S3 client configuration
-    # Then a blip is retried in a few seconds, and a longer outage left to SQS's redelivery
-    assert S3_CLIENT_CONFIG.retries == {"mode": "standard", "max_attempts": 3}
-    assert S3_CLIENT_CONFIG.max_pool_connections >= 16
+    # Given an S3 client as the engines make it
+    client = s3_client(region_name="us-east-1")
+
+    # Then a blip is retried a few times (four attempts in all), a longer outage is left to
+    # SQS's redelivery, and every reading thread has a pooled connection
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert client.meta.config.max_pool_connections == S3_READ_CONCURRENCY
+    client.close()

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 # HEADs at once; the PostgreSQL emulation keeps half as many GETs in flight, each of whose
 # opened (large, streamed) bodies may hold its connection a while longer.
 S3_READ_CONCURRENCY = 16
-# Standard retries (3 attempts, under 3 s of backoff) ride out a blip; a longer S3 outage fails
-# the batch back to SQS, whose redelivery is the retry that can wait (legacy mode would sit up to
-# 15 s per request).
+# Standard retries (three after the first attempt, a few seconds of jittered backoff) ride out a
+# blip; a longer S3 outage fails the batch back to SQS, whose redelivery is the retry that can
+# wait (legacy mode would sit up to 15 s per request). botocore rewrites this dict in place on
+# the first client it configures ({"total_max_attempts": 4}): same meaning.
 S3_CLIENT_CONFIG = Config(
     max_pool_connections=S3_READ_CONCURRENCY, retries={"mode": "standard", "max_attempts": 3}
 )
