@@ -74,6 +74,7 @@ def test_generated_set_builds_the_exact_star_schema(
     assert expected_star([generated]).matched_plays > 0
 
 
+@pytest.mark.slow
 def test_logs_arriving_newest_day_first_end_in_the_same_tables(
     pipeline: LocalPipeline, generated: Path, tmp_path: Path
 ) -> None:

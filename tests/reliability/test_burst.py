@@ -26,6 +26,7 @@ def burst(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_burst_of_5000_files_reconciles_exactly(pipeline: LocalPipeline, burst: Path) -> None:
     # Given 5,000 files with 500,000 events, counted independently from the raw files
     expected = expected_star([burst])
