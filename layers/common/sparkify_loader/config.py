@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Where the stage function puts the manifests Redshift COPY reads (the bucket's lifecycle rule
@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # long-lived process never points COPY at a JSONPaths file expired under it.
 DEFAULT_MANIFEST_PREFIX = "_loader/manifests/"
 DEFAULT_JSONPATHS_PREFIX = "_loader/config/"
+
+
+RedshiftKind = Literal["provisioned", "serverless"]
 
 
 class ConfigurationError(RuntimeError):
@@ -41,6 +44,39 @@ class WarehouseSettings(BaseSettings):
     redshift_cluster_identifier: str | None = None
     redshift_workgroup_name: str | None = None
     redshift_copy_role_arn: str | None = None
+    # Which load-diagnostics views exist: provisioned clusters have STL_LOAD_ERRORS /
+    # STL_LOAD_COMMITS, Serverless only the SYS_LOAD_* views (STL reads fail with 42501 there).
+    # Empty: derived from the workgroup / cluster settings or the host name (``redshift_kind``).
+    redshift_kind: RedshiftKind | None = None
+    # The isolation level the local PostgreSQL engine runs its transactions at: "snapshot"
+    # (PostgreSQL REPEATABLE READ, Redshift's default since 2024) or "serializable". Redshift's
+    # level is the database's (ALTER DATABASE … ISOLATION LEVEL), not the client's.
+    warehouse_isolation: Literal["snapshot", "serializable"] = "snapshot"
+
+    @field_validator("redshift_kind", mode="before")
+    @classmethod
+    def _empty_kind_is_unset(cls, value: object) -> object:
+        # The template passes an empty parameter as an empty string.
+        return None if value == "" else value
+
+    @property
+    def resolved_redshift_kind(self) -> RedshiftKind | None:
+        """The Redshift kind, when the settings tell it: REDSHIFT_KIND, else a workgroup means
+        Serverless and a cluster identifier provisioned, else the endpoint's AWS host name
+        (``….redshift-serverless.amazonaws.com`` vs ``….redshift.amazonaws.com``). None (a
+        secret and a custom domain name): the engine probes once per connection."""
+        if self.redshift_kind:
+            return self.redshift_kind
+        if self.redshift_workgroup_name:
+            return "serverless"
+        if self.redshift_cluster_identifier:
+            return "provisioned"
+        host = (self.redshift_host or "").lower()
+        if ".redshift-serverless." in host:
+            return "serverless"
+        if ".redshift." in host:
+            return "provisioned"
+        return None
 
     @model_validator(mode="after")
     def _engine_settings_present(self) -> WarehouseSettings:
@@ -49,7 +85,10 @@ class WarehouseSettings(BaseSettings):
         else:
             _require(self, "redshift_host", "redshift_database", "redshift_copy_role_arn")
             if not self.redshift_secret_arn:
-                _require(self, "redshift_db_user")
+                # Serverless IAM auth ignores db_user (GetCredentials derives IAMR:<role>), so
+                # only a provisioned cluster's GetClusterCredentials needs it.
+                if not self.redshift_workgroup_name:
+                    _require(self, "redshift_db_user")
                 if not (self.redshift_cluster_identifier or self.redshift_workgroup_name):
                     raise ValueError(
                         "IAM auth (no REDSHIFT_SECRET_ARN) needs REDSHIFT_CLUSTER_IDENTIFIER "

@@ -44,6 +44,7 @@ from sparkify_loader.merge_steps import (
 )
 from sparkify_loader.observability import MetricName, logger
 from sparkify_loader.sqlfiles import Fragment, Identifier, Slot, render_sql, sql_dir_files
+from sparkify_loader.varchar import MERGE_RUN_ERROR_BYTES, fit_varchar
 from sparkify_loader.warehouse import Session, Warehouse
 
 Clock = Callable[[], datetime]
@@ -241,6 +242,8 @@ class Merge:
     def finalize(self, merge_id: str) -> FinalizeResult:
         """Remove the merged staging rows, mark the files merged, close the run, free the lease."""
         with self._leased_transaction(merge_id):
+            # The stage's table order (sql/stage/lock_ledger.sql): ledger before staging tables.
+            self._session.execute(render_sql("stage/lock_ledger.sql"))
             now = self._now()
             params = {"merge_id": merge_id, "now": now, "status": "succeeded", "error": None}
             files, oldest, average = self._session.query(
@@ -268,7 +271,7 @@ class Merge:
                 "merge_id": merge_id,
                 "now": self._now(),
                 "status": "failed",
-                "error": described[:4000],
+                "error": fit_varchar(described, MERGE_RUN_ERROR_BYTES),
             }
             with self._session.transaction():
                 self._session.execute(merge_sql("merge/finalize/run_finished.sql"), params)

@@ -17,12 +17,14 @@ rewrites; a sort key becomes an index, the closest PostgreSQL has to a zone-mapp
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
 
 _SQL_ROOT = Path(str(resources.files("sparkify_loader") / "sql"))
 
@@ -51,6 +53,25 @@ _TABLE_DISTKEY = re.compile(r"^\s*DISTKEY\s*\(([^)]*)\)", re.IGNORECASE | re.MUL
 _DISTKEY = re.compile(r"\s*\bDISTKEY\b(?:\s*\([^)]*\))?", re.IGNORECASE)
 _ENCODE = re.compile(r"\s+ENCODE\s+\w+", re.IGNORECASE)
 _IDENTITY = re.compile(r"\bIDENTITY\s*\(\s*\d+\s*,\s*\d+\s*\)", re.IGNORECASE)
+
+
+# redshift-connector 2.2.0 refuses a statement with more bind parameters than this before it
+# sends anything (``Connection.execute``, core.py:1813: DataError "Prepared statement exceeds
+# bind parameter limit 32767"); psycopg allows 65,535, so only this limit matters.
+MAX_BIND_PARAMETERS = 32_767
+
+
+def bind_chunks(
+    values: Sequence[T], params_per_value: int, *, other_params: int = 0
+) -> Iterator[Sequence[T]]:
+    """``values`` in consecutive chunks small enough that a statement binding
+    ``params_per_value`` parameters per value plus ``other_params`` stays within the driver's
+    limit (MAX_BIND_PARAMETERS)."""
+    size = (MAX_BIND_PARAMETERS - other_params) // params_per_value
+    if size < 1:
+        raise ValueError(f"{params_per_value} parameters per value never fit one statement")
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class SqlTemplateError(ValueError):

@@ -26,7 +26,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sparkify_loader.config import StageSettings
 from sparkify_loader.events import LandedObject, ParsedBatch, parse_batch
 from sparkify_loader.observability import MetricName, logger, metrics
-from sparkify_loader.sqlfiles import BoundList, BoundRows, render_sql
+from sparkify_loader.sqlfiles import BoundList, BoundRows, bind_chunks, render_sql
+from sparkify_loader.varchar import LEDGER_ERROR_BYTES, fit_varchar
 from sparkify_loader.warehouse import (
     FileLoad,
     RetryWithout,
@@ -179,6 +180,8 @@ def _stage_in_transaction(
     rejected_by_copy: dict[ObjectVersion, str],
     staged_at: datetime,
 ) -> None:
+    # First, before anything reads the ledger: see sql/stage/lock_ledger.sql.
+    session.execute(render_sql("stage/lock_ledger.sql"))
     known = _versions_in_ledger(session, objects + superseded)
     fresh = [obj for obj in objects + superseded if obj.version not in known]
     report.duplicates = len(objects) + len(superseded) - len(fresh)
@@ -195,7 +198,9 @@ def _stage_in_transaction(
         else:
             by_dataset[obj.dataset.name].append(obj)
     started = time.perf_counter()
-    for dataset_objects in by_dataset.values():
+    # One table order in every transaction (load_ledger, staging_events, staging_songs), so two
+    # batches never wait on each other crosswise (deadlock, 40P01).
+    for _, dataset_objects in sorted(by_dataset.items()):
         report.outcomes.update(
             session.copy_into_staging(dataset_objects[0].dataset, dataset_objects, report.load_id)
         )
@@ -231,14 +236,20 @@ def _order(obj: LandedObject) -> tuple[str, str]:
 
 def _versions_in_ledger(session: Session, objects: list[LandedObject]) -> set[ObjectVersion]:
     known: set[ObjectVersion] = set()
-    keys_by_bucket: dict[str, list[str]] = defaultdict(list)
+    by_bucket: dict[str, list[LandedObject]] = defaultdict(list)
     for obj in objects:
-        keys_by_bucket[obj.bucket].append(obj.key)
-    for bucket, keys in keys_by_bucket.items():
-        bound_keys = BoundList("key", keys)
-        statement = render_sql("stage/find_loaded_versions.sql", keys=bound_keys)
-        for key, etag in session.query(statement, {"bucket": bucket, **bound_keys.params}):
-            known.add((bucket, key, etag))
+        by_bucket[obj.bucket].append(obj)
+    for bucket, bucket_objects in by_bucket.items():
+        # A key and an etag per object, plus the bucket.
+        for chunk in bind_chunks(bucket_objects, 2, other_params=1):
+            bound_keys = BoundList("key", [obj.key for obj in chunk])
+            bound_etags = BoundList("etag", [obj.etag for obj in chunk])
+            statement = render_sql(
+                "stage/find_loaded_versions.sql", keys=bound_keys, etags=bound_etags
+            )
+            params = {"bucket": bucket, **bound_keys.params, **bound_etags.params}
+            for key, etag in session.query(statement, params):
+                known.add((bucket, key, etag))
     return known
 
 
@@ -257,15 +268,20 @@ def _record_ledger(
             obj.size,
             report.outcomes[obj.version].status,
             report.outcomes[obj.version].rows,
-            report.outcomes[obj.version].error,
+            _ledger_error(report.outcomes[obj.version].error),
             report.load_id,
             obj.event_time,
             staged_at,
         )
         for obj in objects
     ]
-    bound_rows = BoundRows("v", rows)
-    session.execute(render_sql("stage/record_ledger.sql", rows=bound_rows), bound_rows.params)
+    for chunk in bind_chunks(rows, len(rows[0])):
+        bound_rows = BoundRows("v", chunk)
+        session.execute(render_sql("stage/record_ledger.sql", rows=bound_rows), bound_rows.params)
+
+
+def _ledger_error(error: str | None) -> str | None:
+    return None if error is None else fit_varchar(error, LEDGER_ERROR_BYTES)
 
 
 def emit_metrics(report: StageReport, batch: ParsedBatch, add_metric: Callable[..., None]) -> None:

@@ -35,7 +35,9 @@ def connect_warehouse(settings: WarehouseSettings) -> Warehouse:
         from sparkify_loader.warehouse.postgres import PostgresWarehouse
 
         assert settings.warehouse_url is not None  # checked by the settings model
-        return PostgresWarehouse(settings.warehouse_url, s3=s3)
+        return PostgresWarehouse(
+            settings.warehouse_url, s3=s3, isolation=settings.warehouse_isolation
+        )
     from sparkify_loader.warehouse.redshift import RedshiftWarehouse
 
     return RedshiftWarehouse(settings, s3=s3)

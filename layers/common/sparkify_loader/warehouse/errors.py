@@ -16,7 +16,8 @@ class TransientWarehouseError(TransientError, WarehouseError):
 
 
 class SerializationConflict(TransientWarehouseError):
-    """A concurrent transaction won under serializable isolation (Redshift 1023, PG 40001)."""
+    """A concurrent transaction won: Redshift 1023 (SERIALIZABLE), its SNAPSHOT write conflict,
+    a deadlock (40P01); PostgreSQL 40001 / 40P01. Running the transaction again may succeed."""
 
 
 class RetryWithout(WarehouseError):

@@ -1,14 +1,16 @@
 """PostgreSQL engine (psycopg 3): the local stand-in for Redshift.
 
-Runs at SERIALIZABLE isolation, as Redshift does, so concurrent stage batches meet the same
-conflicts locally as in production. COPY from S3 is emulated by ``json_copy``.
+Runs its transactions at the isolation level Redshift databases run: SNAPSHOT (Redshift's
+default since 2024; PostgreSQL's REPEATABLE READ is snapshot isolation) or SERIALIZABLE, so
+concurrent stage batches meet the same races locally as in production. COPY from S3 is emulated
+by ``json_copy``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from psycopg import IsolationLevel, sql
@@ -27,6 +29,12 @@ if TYPE_CHECKING:
 
     from sparkify_loader.datasets import Dataset
     from sparkify_loader.events import LandedObject
+
+Isolation = Literal["snapshot", "serializable"]
+ISOLATION_LEVELS: dict[Isolation, IsolationLevel] = {
+    "snapshot": IsolationLevel.REPEATABLE_READ,
+    "serializable": IsolationLevel.SERIALIZABLE,
+}
 
 # One schema change at a time: two processes creating the same table race on the catalog.
 _SCHEMA_LOCK_ID = 0x5350_4B59
@@ -92,16 +100,17 @@ class PostgresWarehouse(Warehouse):
     """Sessions on one PostgreSQL URL; the COPY emulation reads S3 through the given client,
     which outlives every session (whoever made it closes it)."""
 
-    def __init__(self, url: str, *, s3: S3Client) -> None:
+    def __init__(self, url: str, *, s3: S3Client, isolation: Isolation = "snapshot") -> None:
         super().__init__()
         self._url = url
         self._s3 = s3
+        self._isolation = ISOLATION_LEVELS[isolation]
 
     def _open(self) -> Session:
         with _translated_errors():
             connection = psycopg.connect(self._url, autocommit=True)
-        # Autocommit outside explicit transaction() blocks; SERIALIZABLE inside them, as Redshift.
-        connection.isolation_level = IsolationLevel.SERIALIZABLE
+        # Autocommit outside explicit transaction() blocks; Redshift's level inside them.
+        connection.isolation_level = self._isolation
         return PostgresSession(connection, self._s3)
 
     def _is_usable(self, session: Session) -> bool:

@@ -1,6 +1,6 @@
-"""Redshift's load tables name files by URL, in CHAR(256) columns: mapping those names back to
-the batch's object versions, for the rejection reason of each bad file and the rows of each
-good one."""
+"""Redshift's load tables name files by URL, in CHAR(256) columns: the names a batch's files may
+have there (to filter the load views by), and mapping those names back to the batch's object
+versions, for the rejection reason of each bad file and the rows of each good one."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from sparkify_loader.warehouse.redshift.manifests import s3_url
 if TYPE_CHECKING:
     from sparkify_loader.events import LandedObject
 
-# stl_load_errors.filename and stl_load_commits.filename are CHAR(256): longer URLs come back cut.
+# The file-name columns of stl_load_errors / stl_load_commits and sys_load_error_detail /
+# sys_load_detail are CHAR(256): longer URLs come back cut.
 _STL_FILENAME_BYTES = 256
 
 
@@ -29,10 +30,22 @@ def _url_forms(url: str) -> set[str]:
     }
 
 
+def stored_file_names(objects: Sequence[LandedObject]) -> list[str]:
+    """Every name the load views' CHAR(256) file-name columns may hold for the batch's files,
+    trimmed as the diagnostic queries trim them: the URL as is or with multibyte characters as
+    periods, cut at 256 bytes (never inside a character)."""
+    names = {
+        form.encode("utf-8")[:_STL_FILENAME_BYTES].decode("utf-8", errors="ignore").rstrip()
+        for obj in objects
+        for form in _url_forms(s3_url(obj.bucket, obj.key))
+    }
+    return sorted(names)
+
+
 def attribute_files(
     reported: Iterable[str], objects: Sequence[LandedObject]
 ) -> dict[str, ObjectVersion]:
-    """Map file names from stl_load_errors / stl_load_commits to the batch's object versions.
+    """Map file names from the load views (STL or SYS) to the batch's object versions.
 
     Exact matches first; then the forms a CHAR(256) column may have made of the URL (multibyte
     characters as periods, cut at 256 bytes, trailing blanks trimmed), accepted only when they
@@ -94,7 +107,7 @@ def rows_by_version(
 ) -> dict[ObjectVersion, int]:
     """Rows per object version from rows_per_file.sql, checked against the rows inserted.
 
-    A file that stl_load_commits does not list contributed no rows. When the per-file figures do
+    A file that the load view does not list contributed no rows. When the per-file figures do
     not add up to what the INSERT moved, a one-file COPY takes the INSERT's count (exact); for
     several files the disagreement is logged, as only Redshift's per-file figures exist.
     """
@@ -110,7 +123,7 @@ def rows_by_version(
             counts[objects[0].version] = inserted
         else:
             logger.warning(
-                "per-file row counts from stl_load_commits disagree with rows inserted",
+                "per-file row counts from the load views disagree with rows inserted",
                 extra={"per_file_total": sum(counts.values()), "inserted": inserted},
             )
     return counts

@@ -15,7 +15,14 @@ from sparkify_loader.warehouse.errors import (
 )
 
 _AUTH_FAILURE = "28000"
+_INSUFFICIENT_PRIVILEGE = "42501"
 _SERIALIZATION_VIOLATION = "serializable isolation violation"
+# Under SNAPSHOT isolation a lost write race reads so (no documented SQLSTATE: consumers such as
+# dbt-adapters PR #1873 match the text).
+_SNAPSHOT_CONFLICT = "could not complete because of conflict with concurrent transaction"
+# Deadlock (tables written in different orders) and PostgreSQL's serialization failure: both
+# mean "a concurrent transaction won, run again".
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 _SERIALIZATION_CODE = re.compile(r"^\s*(?:ERROR:\s*)?1023\b")
 
 
@@ -45,18 +52,27 @@ def describe_error(error: BaseException) -> str:
 
 
 def is_serialization_violation(error: BaseException) -> bool:
-    """Redshift reports a lost serializable race as ``ERROR: 1023 DETAIL: Serializable
-    isolation violation on table …``; the code sits in the message field, not the SQLSTATE."""
+    """Whether a concurrent transaction won and running again may succeed: Redshift's
+    ``ERROR: 1023 DETAIL: Serializable isolation violation on table …`` (SERIALIZABLE; the code
+    sits in the message field, not the SQLSTATE), ``could not complete because of conflict with
+    concurrent transaction`` (SNAPSHOT), and deadlocks (40P01)."""
     fields = _error_fields(error)
     message = fields.get("M", "") if fields else describe_error(error)
-    texts = fields.values() if fields else [message]
-    return bool(_SERIALIZATION_CODE.match(message)) or any(
-        _SERIALIZATION_VIOLATION in text.lower() for text in texts
+    texts = [text.lower() for text in (fields.values() if fields else [message])]
+    return (
+        bool(_SERIALIZATION_CODE.match(message))
+        or fields.get("C") in _RETRYABLE_SQLSTATES
+        or any(_SERIALIZATION_VIOLATION in text or _SNAPSHOT_CONFLICT in text for text in texts)
     )
 
 
 def is_auth_failure(error: BaseException) -> bool:
     return _error_fields(error).get("C") == _AUTH_FAILURE
+
+
+def is_insufficient_privilege(error: BaseException | None) -> bool:
+    """42501: e.g. Serverless refusing a provisioned-only STL view to a non-superuser."""
+    return error is not None and _error_fields(error).get("C") == _INSUFFICIENT_PRIVILEGE
 
 
 def translate_error(error: BaseException) -> WarehouseError:

@@ -4,9 +4,18 @@ A batch's files reach Redshift through one ``COPY … MANIFEST`` per dataset int
 copy target, whose rows move into the staging table tagged with the batch's load_id.
 
 Redshift aborts the whole transaction when COPY meets a bad file. The session then rolls back,
-reads ``stl_load_errors`` to name the bad files (running the same COPY again with NOLOAD and a
+reads the load errors to name the bad files (running the same COPY again with NOLOAD and a
 large MAXERROR, so every bad file is named in one go) and raises ``RetryWithout``: the caller
 reruns its transaction without them.
+
+Load diagnostics come from the views the warehouse kind has: STL_LOAD_ERRORS / STL_LOAD_COMMITS
+on a provisioned cluster, SYS_LOAD_ERROR_DETAIL / SYS_LOAD_DETAIL on Serverless (which refuses
+every STL view with 42501). They are filtered by this session (``pg_backend_pid()``), the
+manifest's file names and the warehouse's clock read right before the COPY, never by
+``pg_last_copy_id()``: a rolled-back COPY does not update it, and the SYS views' query ids are
+not the STL ones. Any error inside a Redshift transaction aborts it, so the load errors are only
+read after the rollback, each read guarded; inside the stage transaction only the per-file row
+count of a multi-file COPY is read, from the view the kind is known to have.
 """
 
 from __future__ import annotations
@@ -14,15 +23,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import redshift_connector
 from aws_lambda_powertools.utilities import parameters
 
-from sparkify_loader.config import StageSettings, WarehouseSettings
+from sparkify_loader.config import RedshiftKind, StageSettings, WarehouseSettings
 from sparkify_loader.observability import logger
-from sparkify_loader.sqlfiles import render_sql, schema_files
+from sparkify_loader.sqlfiles import BoundList, bind_chunks, render_sql, schema_files
 from sparkify_loader.warehouse.base import FileLoad, ObjectVersion, Session, Warehouse
 from sparkify_loader.warehouse.errors import (
     RetryWithout,
@@ -30,7 +40,11 @@ from sparkify_loader.warehouse.errors import (
     TransientWarehouseError,
     WarehouseError,
 )
-from sparkify_loader.warehouse.redshift.attribution import load_error_reasons, rows_by_version
+from sparkify_loader.warehouse.redshift.attribution import (
+    load_error_reasons,
+    rows_by_version,
+    stored_file_names,
+)
 from sparkify_loader.warehouse.redshift.connect import SecretFetcher, connect
 from sparkify_loader.warehouse.redshift.copy_sql import (
     copy_target,
@@ -42,6 +56,7 @@ from sparkify_loader.warehouse.redshift.copy_sql import (
 from sparkify_loader.warehouse.redshift.driver_errors import (
     ObjectChangedDuringCopy,
     is_auth_failure,
+    is_insufficient_privilege,
     translated_errors,
 )
 from sparkify_loader.warehouse.redshift.manifests import ManifestWriter, precheck_objects
@@ -68,8 +83,10 @@ class RedshiftSession(Session):
         s3: S3Client,
         manifests: ManifestWriter | None,
         copy_role_arn: str,
+        kind: RedshiftKind | None = None,
     ) -> None:
         self.connection = connection
+        self.kind = kind
         self._cursor = connection.cursor()
         self._cursor.paramstyle = "pyformat"  # our statements use %(name)s
         self._s3 = s3
@@ -142,6 +159,20 @@ class RedshiftSession(Session):
             for name in schema_files():
                 self.execute(render_sql(name))
 
+    def detect_kind(self) -> RedshiftKind:
+        """Find out, once per connection and outside any transaction, which load views this
+        warehouse has, when the settings do not tell (a secret and a custom domain name)."""
+        try:
+            self.query(render_sql("stage/redshift/probe_provisioned_views.sql"))
+        except WarehouseError as error:
+            if not is_insufficient_privilege(error.__cause__):
+                raise
+            self.kind = "serverless"
+        else:
+            self.kind = "provisioned"
+        logger.info("Redshift kind detected", extra={"kind": self.kind})
+        return self.kind
+
     def ping(self) -> bool:
         """Whether the connection still answers; a failure marks it broken."""
         try:
@@ -185,20 +216,64 @@ class RedshiftSession(Session):
             copy_role_arn=self._copy_role_arn,
             jsonpaths_uri=jsonpaths_uri,
         )
+        if self.kind is None:
+            raise WarehouseError("the Redshift kind is unknown: detect_kind() before COPY")
+        since = self._server_time()
         self.execute(create_target)
         try:
             self.execute(render())
         except TransientWarehouseError:
             raise  # connection trouble or a lost serializable race: the caller retries
         except WarehouseError as copy_error:
-            self._name_bad_files(dataset, current, create_target, render, copy_error)
+            self._name_bad_files(dataset, current, create_target, render, copy_error, since)
         inserted = self.execute(insert_from_copy_target_sql(dataset), {"load_id": load_id})
-        per_file = self.query(render_sql("stage/redshift/rows_per_file.sql"))
+        per_file = self._rows_per_file(current, since, inserted)
         self.execute(drop_copy_target_sql(dataset))
         self._raise_if_changed(current)
-        for version, rows in rows_by_version(per_file, current, inserted).items():
+        for version, rows in per_file.items():
             outcomes[version] = FileLoad.staged(rows)
         return outcomes
+
+    def _server_time(self) -> datetime:
+        """The warehouse's clock now: the load views' rows of the next COPY start at or after
+        it (the Lambda's clock may be skewed against it)."""
+        return self.query(render_sql("stage/redshift/server_time.sql"))[0][0]
+
+    def _diagnostic(
+        self, name: str, objects: Sequence[LandedObject], since: datetime
+    ) -> list[tuple]:
+        """One of the kind's load-view queries for these files (as many statements as the bind
+        limit needs)."""
+        rows: list[tuple] = []
+        for names in bind_chunks(stored_file_names(objects), 1, other_params=1):
+            file_names = BoundList("file", names)
+            statement = render_sql(f"stage/redshift/{self.kind}/{name}", file_names=file_names)
+            rows += self.query(statement, {"since": since, **file_names.params})
+        return rows
+
+    def _rows_per_file(
+        self, objects: Sequence[LandedObject], since: datetime, inserted: int
+    ) -> dict[ObjectVersion, int]:
+        """Rows per file of a successful COPY. A lone file's count is the INSERT's, exactly, and
+        needs no query; several files need the kind's load view, read inside the transaction
+        (a view the kind is known to have, so the read cannot abort it)."""
+        if len(objects) == 1:
+            return {objects[0].version: inserted}
+        return rows_by_version(
+            self._diagnostic("rows_per_file.sql", objects, since), objects, inserted
+        )
+
+    def _load_errors(self, objects: Sequence[LandedObject], since: datetime) -> list[tuple]:
+        """The first load error of each bad file, read after a rollback; a failed read names no
+        file (the caller then fails the batch with the COPY's own error) instead of hiding it."""
+        try:
+            return self._diagnostic("load_errors.sql", objects, since)
+        except TransientWarehouseError:
+            raise
+        except WarehouseError as error:
+            logger.warning("could not read the load errors", extra={"error": str(error)})
+            self._rollback()
+            return []
 
     def _raise_if_changed(self, loaded: Sequence[LandedObject]) -> None:
         """Close the race the pre-check only narrows: if any object changed while COPY ran,
@@ -217,13 +292,14 @@ class RedshiftSession(Session):
         create_target: str,
         render: Callable[..., str],
         copy_error: WarehouseError,
+        since: datetime,
     ) -> NoReturn:
         """After a failed COPY: raise RetryWithout naming every bad file, or the COPY's error
         when no file is to blame (permissions, a malformed manifest, …). Never returns."""
         # The failed COPY aborted the transaction: nothing else runs until it is rolled back.
         self._rollback()
-        first_errors = self.query(render_sql("stage/redshift/load_errors.sql"))
-        rejections, unattributed = load_error_reasons(first_errors, objects)
+        rejections, unattributed = load_error_reasons(self._load_errors(objects, since), objects)
+        diagnosis_since = self._server_time()
         try:
             self.execute(create_target)
             self.execute(render(noload=True))
@@ -234,7 +310,7 @@ class RedshiftSession(Session):
             logger.warning("diagnostic NOLOAD COPY failed", extra={"error": str(diagnosis_error)})
             self._rollback()
         all_rejections, more_unattributed = load_error_reasons(
-            self.query(render_sql("stage/redshift/load_errors.sql")), objects
+            self._load_errors(objects, diagnosis_since), objects
         )
         self._rollback()
         rejections = {**all_rejections, **rejections}
@@ -290,9 +366,16 @@ class RedshiftWarehouse(Warehouse):
                 # The cached secret may predate a rotation: read it afresh, once.
                 logger.info("Redshift refused the cached secret; fetching it again")
                 connection = connect(self._settings, self._fetch_secret, force_fetch=True)
-        return RedshiftSession(
-            connection, s3=self._s3, manifests=self._manifests, copy_role_arn=self._copy_role_arn
+        session = RedshiftSession(
+            connection,
+            s3=self._s3,
+            manifests=self._manifests,
+            copy_role_arn=self._copy_role_arn,
+            kind=self._settings.resolved_redshift_kind,
         )
+        if session.kind is None and self._manifests is not None:
+            session.detect_kind()  # only the stage COPYs, so only it needs the load views
+        return session
 
     def _is_usable(self, session: Session) -> bool:
         assert isinstance(session, RedshiftSession)
