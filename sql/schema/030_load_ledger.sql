@@ -1,8 +1,5 @@
 -- One row per S3 object version seen (bucket, key, etag), written in the same transaction as the
 -- staging rows it describes. status: staged | rejected | superseded | missing | merged.
--- SORTKEY (etag): zone maps keep a VARCHAR's first 8 bytes, and every key starts "log_data" or
--- "song_data", so a key sort key prunes nothing; etags are hex digests, spread evenly, and the
--- stage's lookup (find_loaded_versions.sql) filters on the batch's etags.
 CREATE TABLE IF NOT EXISTS load_ledger (
     bucket      VARCHAR(63)   NOT NULL,
     key         VARCHAR(1024) NOT NULL,
@@ -20,4 +17,7 @@ CREATE TABLE IF NOT EXISTS load_ledger (
     merged_at   TIMESTAMP
 )
 DISTSTYLE ALL
+-- Zone maps keep a VARCHAR's first 8 bytes and every key starts "log_data" or "song_data", so a
+-- key sort key prunes nothing; etags are hex digests, spread evenly, and the stage's lookup
+-- (find_loaded_versions.sql) filters on the batch's etags.
 SORTKEY (etag);

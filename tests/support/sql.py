@@ -87,8 +87,21 @@ def real_renderings() -> dict[str, list[str]]:
 
     # Stage: bound keys and ledger rows (stage._versions_in_ledger, stage._record_ledger).
     rendered["stage/find_loaded_versions.sql"].append(
-        render_sql("stage/find_loaded_versions.sql", keys=BoundList("key", SAMPLE_KEYS))
+        render_sql(
+            "stage/find_loaded_versions.sql",
+            keys=BoundList("key", SAMPLE_KEYS),
+            etags=BoundList("etag", ["0" * 32, "1" * 32]),
+        )
     )
+    # Redshift load diagnostics, both kinds (RedshiftSession._diagnostic).
+    for kind in ("provisioned", "serverless"):
+        for query in ("load_errors", "rows_per_file"):
+            name = f"stage/redshift/{kind}/{query}.sql"
+            rendered[name].append(
+                render_sql(
+                    name, file_names=BoundList("file", [f"s3://b/{key}" for key in SAMPLE_KEYS])
+                )
+            )
     ledger_row = ["b", SAMPLE_KEYS[0], "e", None, "events", 1, "staged", 1, None, "l", None]
     rendered["stage/record_ledger.sql"].append(
         render_sql(

@@ -228,10 +228,11 @@ def test_insert_from_copy_target_moves_the_copy_columns_with_the_load_id() -> No
     # When the statement moving its copied rows into staging is rendered
     statement = insert_from_copy_target_sql(EVENTS)
 
-    # Then both column lists match and the load_id is the one bound parameter
+    # Then both column lists match and the load_id is the one bound parameter, typed: the driver
+    # sends a str as UNKNOWN (OID 705), which a SELECT list leaves untyped
     assert "INSERT INTO staging_events (artist, auth, first_name," in statement
     assert "user_id, load_id)\nSELECT artist, auth," in statement
-    assert "user_id, %(load_id)s\nFROM copy_events" in statement
+    assert "user_id, CAST(%(load_id)s AS VARCHAR(32))\nFROM copy_events" in statement
 
 
 # -- Manifests (moto S3) ----------------------------------------------------------------------

@@ -139,7 +139,9 @@ def test_bound_values_never_reach_the_text() -> None:
     keys = BoundList("key", ["it's {keys}", "%(bucket)s", "a; DROP TABLE load_ledger"])
 
     # When the ledger lookup is rendered with them
-    statement = render_sql("stage/find_loaded_versions.sql", keys=keys)
+    statement = render_sql(
+        "stage/find_loaded_versions.sql", keys=keys, etags=BoundList("etag", ["e"])
+    )
 
     # Then the text holds one placeholder per key and the keys are only parameters
     assert "key IN (%(key0)s, %(key1)s, %(key2)s)" in statement
@@ -177,7 +179,11 @@ def test_braces_in_comments_are_not_slots() -> None:
     assert "{keys} expands" in sqlfiles.sql_source("stage/find_loaded_versions.sql")
 
     # When it is rendered
-    statement = render_sql("stage/find_loaded_versions.sql", keys=BoundList("key", ["a"]))
+    statement = render_sql(
+        "stage/find_loaded_versions.sql",
+        keys=BoundList("key", ["a"]),
+        etags=BoundList("etag", ["e"]),
+    )
 
     # Then the placeholder list is in the statement once, and the comments are not sent
     assert statement.count("%(key0)s") == 1

@@ -1,8 +1,8 @@
--- First load error of each bad file of this session's COPY started at or after %(since)s, on a
--- provisioned cluster: one whole row per file (line, column and reason of the same error).
--- {file_names} binds the manifest's file names as the CHAR(256) column may hold them.
+-- First load error of each bad file of this session's COPY since %(since)s, from stl_load_errors
+-- (provisioned): one whole row per file, line, column and reason from the same error.
 SELECT file_name, line_number, column_name, reason
 FROM (
+    -- {file_names}: the manifest's file names as the CHAR(256) column may hold them.
     SELECT
         TRIM(filename) AS file_name,
         line_number,

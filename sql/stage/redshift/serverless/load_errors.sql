@@ -1,8 +1,8 @@
--- First load error of each bad file of this session's COPY started at or after %(since)s, on
--- Serverless (no STL views there): one whole row per file (line, column and reason of the same
--- error). {file_names} binds the manifest's file names as the CHAR(256) column may hold them.
+-- First load error of each bad file of this session's COPY since %(since)s, from sys_load_error_detail
+-- (serverless): one whole row per file, line, column and reason from the same error.
 SELECT file_name, line_number, column_name, reason
 FROM (
+    -- {file_names}: the manifest's file names as the CHAR(256) column may hold them.
     SELECT
         TRIM(file_name) AS file_name,
         line_number,
