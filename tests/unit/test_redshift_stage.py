@@ -1,0 +1,314 @@
+"""The Redshift engine and the stage against a recorded-behaviour double of redshift-connector
+and Redshift (tests/support/redshift_double.py): Serverless and provisioned load diagnostics,
+retryable conflicts, the driver's bind-parameter limit, byte-sized VARCHARs. The engine, the
+stage and the merge's failure record are the real code; S3 is moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from moto import mock_aws
+
+from sparkify_loader.config import MergeSettings
+from sparkify_loader.datasets import EVENTS
+from sparkify_loader.events import LandedObject, ParsedBatch, parse_batch
+from sparkify_loader.merge import Merge
+from sparkify_loader.merge_steps import CaughtError
+from sparkify_loader.stage import StageReport, stage_batch
+from sparkify_loader.varchar import fit_varchar
+from sparkify_loader.warehouse.redshift import ManifestWriter, RedshiftSession
+from tests.support.events import LANDING_BUCKET, object_created
+from tests.support.redshift_double import (
+    BIND_PARAMETER_LIMIT,
+    DEADLOCK,
+    SERIALIZABLE_VIOLATION,
+    SNAPSHOT_CONFLICT,
+    Kind,
+    RecordedRedshift,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+ROLE = "arn:aws:iam::123456789012:role/sparkify-copy"
+EVENT_LINE = b'{"ts": 1541105830796, "page": "NextSong", "userId": "7"}\n'
+# The template's largest StageBatchSize.
+LARGEST_BATCH = 10_000
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Client]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=LANDING_BUCKET)
+        yield client
+
+
+def redshift(s3: S3Client, kind: Kind) -> tuple[RecordedRedshift, RedshiftSession]:
+    server = RecordedRedshift(kind=kind, s3=s3)
+    session = RedshiftSession(
+        server.connect(),  # type: ignore[arg-type]  # redshift-connector's shape, recorded
+        s3=s3,
+        manifests=ManifestWriter(s3, LANDING_BUCKET),
+        copy_role_arn=ROLE,
+        kind=kind,
+    )
+    return server, session
+
+
+def land(s3: S3Client, files: dict[str, bytes]) -> ParsedBatch:
+    records = []
+    for key, body in files.items():
+        etag = s3.put_object(Bucket=LANDING_BUCKET, Key=key, Body=body)["ETag"]
+        records.append(object_created(key, etag))
+    return parse_batch([SQSRecord(record) for record in records])
+
+
+def stage(session: RedshiftSession, batch: ParsedBatch) -> StageReport:
+    return stage_batch(session, batch, max_attempts=3, sleep=lambda _: None)
+
+
+def url(key: str) -> str:
+    return f"s3://{LANDING_BUCKET}/{key}"
+
+
+def outcomes_by_key(report: StageReport) -> dict[str, tuple[str, int, str | None]]:
+    return {key: (o.status, o.rows, o.error) for (_, key, _), o in report.outcomes.items()}
+
+
+# -- Load diagnostics by warehouse kind -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["serverless", "provisioned"])
+def test_a_bad_file_is_rejected_alone_on_either_kind(s3: S3Client, kind: Kind) -> None:
+    # Given a batch of two good log files and a bad one, on a warehouse of that kind
+    server, session = redshift(s3, kind)
+    batch = land(
+        s3,
+        {
+            "log_data/a.json": EVENT_LINE * 2,
+            "log_data/b.json": b"not json\n",
+            "log_data/c.json": EVENT_LINE * 3,
+        },
+    )
+    server.bad_files[url("log_data/b.json")] = (1, "", "Invalid JSONPath format")
+
+    # When the batch is staged
+    report = stage(session, batch)
+
+    # Then the bad file is rejected with its reason and the others staged with their rows
+    assert outcomes_by_key(report) == {
+        "log_data/a.json": ("staged", 2, None),
+        "log_data/b.json": ("rejected", 0, "line 1: Invalid JSONPath format"),
+        "log_data/c.json": ("staged", 3, None),
+    }
+    assert server.staged_rows == {"staging_events": 5}
+    assert len(server.ledger) == 3
+    # ... reading only the views the kind has (Serverless refuses STL with 42501), and never
+    # the COPY id, which a rollback leaves pointing at an older COPY
+    sent = "\n".join(server.statements)
+    assert ("stl_" in sent) is (kind == "provisioned")
+    assert "pg_last_copy_id" not in sent
+
+
+def test_the_bad_file_is_named_when_the_noload_diagnosis_fails_too(s3: S3Client) -> None:
+    # Given a batch with a bad file, whose diagnostic NOLOAD COPY fails as well
+    server, session = redshift(s3, "provisioned")
+    batch = land(s3, {"log_data/good.json": EVENT_LINE, "log_data/bad.json": b"{\n"})
+    server.bad_files[url("log_data/bad.json")] = (1, "", "Unknown parse error")
+    server.faults.append((r"NOLOAD$", {"S": "ERROR", "C": "XX000", "M": "too many errors"}))
+
+    # When the batch is staged
+    report = stage(session, batch)
+
+    # Then the first COPY's own load errors name the bad file (read by session, time and file
+    # name after the rollback, not by the rolled-back pg_last_copy_id), and the rest loads
+    assert outcomes_by_key(report) == {
+        "log_data/good.json": ("staged", 1, None),
+        "log_data/bad.json": ("rejected", 0, "line 1: Unknown parse error"),
+    }
+
+
+def test_an_earlier_error_of_the_same_file_in_the_session_is_not_read_again(
+    s3: S3Client,
+) -> None:
+    # Given a file rejected by an earlier batch of this session, then fixed and uploaded again
+    # under the same key, in a batch with another bad file
+    server, session = redshift(s3, "serverless")
+    server.bad_files[url("log_data/fixed.json")] = (4, "ts", "Invalid timestamp")
+    stage(session, land(s3, {"log_data/fixed.json": b"{bad\n"}))
+    del server.bad_files[url("log_data/fixed.json")]
+    server.bad_files[url("log_data/other.json")] = (2, "", "Invalid JSON")
+    batch = land(s3, {"log_data/fixed.json": EVENT_LINE, "log_data/other.json": b"x\n"})
+
+    # When the new batch is staged
+    report = stage(session, batch)
+
+    # Then the fixed file loads: its old error row predates this COPY
+    assert outcomes_by_key(report) == {
+        "log_data/fixed.json": ("staged", 1, None),
+        "log_data/other.json": ("rejected", 0, "line 2: Invalid JSON"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "probed"), [("serverless", "serverless"), ("provisioned", "provisioned")]
+)
+def test_the_kind_is_probed_outside_any_transaction_when_settings_do_not_tell(
+    s3: S3Client, kind: Kind, probed: str
+) -> None:
+    # Given a connection whose kind the settings could not tell (a secret, a custom domain)
+    server = RecordedRedshift(kind=kind, s3=s3)
+    session = RedshiftSession(
+        server.connect(),  # type: ignore[arg-type]
+        s3=s3,
+        manifests=ManifestWriter(s3, LANDING_BUCKET),
+        copy_role_arn=ROLE,
+    )
+
+    # When it detects the kind
+    detected = session.detect_kind()
+
+    # Then the STL probe decided it (42501 means Serverless), and the session is still usable
+    assert detected == probed == session.kind
+    assert session.query("SELECT 1") == [(1,)]
+
+
+# -- Retryable conflicts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "conflict",
+    [SNAPSHOT_CONFLICT, SERIALIZABLE_VIOLATION, DEADLOCK],
+    ids=["snapshot-conflict", "1023", "40P01"],
+)
+def test_a_lost_race_at_commit_is_retried(s3: S3Client, conflict: dict[str, str]) -> None:
+    # Given a warehouse whose first commit loses a race with a concurrent transaction
+    server, session = redshift(s3, "serverless")
+    server.faults.append(("COMMIT", conflict))
+    batch = land(s3, {"log_data/a.json": EVENT_LINE})
+
+    # When the batch is staged
+    report = stage(session, batch)
+
+    # Then the transaction ran again and staged the file once
+    assert report.attempts == 2
+    assert outcomes_by_key(report) == {"log_data/a.json": ("staged", 1, None)}
+    assert len(server.ledger) == 1
+
+
+def test_the_ledger_is_locked_before_it_is_read(s3: S3Client) -> None:
+    # Given a batch
+    server, session = redshift(s3, "provisioned")
+    batch = land(s3, {"log_data/a.json": EVENT_LINE, "song_data/s.json": b'{"song_id": "S"}'})
+
+    # When it is staged
+    stage(session, batch)
+
+    # Then the transaction's first statement locks the ledger, and events precede songs
+    assert server.statements[0] == "LOCK load_ledger"
+    copies = [
+        statement.split()[1] for statement in server.statements if statement.startswith("COPY")
+    ]
+    assert copies == ["copy_events", "copy_songs"]
+
+
+# -- The driver's bind-parameter limit --------------------------------------------------------
+
+
+def test_the_largest_batch_stays_within_the_drivers_bind_limit(s3: S3Client) -> None:
+    # Given the largest batch the template allows: one key announced in 10,000 versions (the
+    # newest loads, the others are recorded superseded: 12 parameters per ledger row)
+    etag = s3.put_object(Bucket=LANDING_BUCKET, Key="log_data/k.json", Body=EVENT_LINE)["ETag"]
+    objects = [
+        LandedObject(
+            message_id=f"m{index}",
+            bucket=LANDING_BUCKET,
+            key="log_data/k.json",
+            etag=etag.strip('"') if index == LARGEST_BATCH - 1 else f"{index:032x}",
+            size=len(EVENT_LINE),
+            version_id=None,
+            event_time=datetime(2026, 12, 1),
+            sequencer=f"{index:016X}",
+            dataset=EVENTS,
+        )
+        for index in range(LARGEST_BATCH)
+    ]
+    server, session = redshift(s3, "serverless")
+
+    # When it is staged (the double raises DataError past 32,767 parameters, as the driver does)
+    report = stage(session, ParsedBatch(objects=objects))
+
+    # Then every version has its ledger row, written in statements within the limit
+    assert report.count("superseded") == LARGEST_BATCH - 1 and report.count("staged") == 1
+    assert len(server.ledger) == LARGEST_BATCH
+    widest = max(statement.count("%(") for statement in server.statements)
+    assert 12 * LARGEST_BATCH > BIND_PARAMETER_LIMIT >= widest
+
+
+# -- Byte-sized VARCHARs ----------------------------------------------------------------------
+
+
+def test_a_multibyte_rejection_reason_fits_the_ledgers_varchar(s3: S3Client) -> None:
+    # Given a bad file whose reason is 3,000 two-byte characters (6,000 bytes > VARCHAR(4096))
+    server, session = redshift(s3, "serverless")
+    batch = land(s3, {"log_data/b.json": b"x\n"})
+    server.bad_files[url("log_data/b.json")] = (1, "", "é" * 3000)
+
+    # When the batch is staged
+    report = stage(session, batch)
+
+    # Then the ledger row holds the reason cut to 4,096 bytes, on a character boundary
+    (row,) = server.ledger
+    assert report.count("rejected") == 1
+    assert len(row["error"].encode("utf-8")) <= 4096
+    assert row["error"].startswith("line 1: éé") and row["error"].endswith("é")
+
+
+def test_a_multibyte_merge_failure_fits_merge_runs_varchar(s3: S3Client) -> None:
+    # Given a merge failure whose text is 4,000 characters of 2 to 4 bytes each
+    server, session = redshift(s3, "serverless")
+    settings = MergeSettings.model_validate(
+        {"warehouse_engine": "postgres", "warehouse_url": "postgresql:///unused"}
+    )
+    cause = "ü🎵" * 2000
+
+    # When the failure is recorded
+    result = Merge(session, settings).fail("a" * 32, CaughtError(Error="Boom", Cause=cause))
+
+    # Then the recorded error fits VARCHAR(4096) in bytes, no character split
+    recorded = next(
+        params["error"]
+        for statement, params in zip(server.statements, server.parameters, strict=True)
+        if statement.startswith("UPDATE merge_runs")
+    )
+    assert len(recorded.encode("utf-8")) <= 4096
+    assert f"Boom: {cause}".startswith(recorded) and result.released
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("abc", 3, "abc"),
+        ("abcd", 3, "abc"),
+        ("aé", 2, "a"),  # é is 2 bytes: never half of it
+        ("🎵🎵", 7, "🎵"),
+        ("é" * 3000, 4096, "é" * 2048),
+    ],
+)
+def test_fit_varchar_cuts_by_utf8_bytes_on_a_character_boundary(
+    text: str, limit: int, expected: str
+) -> None:
+    # Given a text and a VARCHAR size in bytes
+    # When it is fitted
+    fitted = fit_varchar(text, limit)
+
+    # Then it is the longest prefix within the bytes
+    assert fitted == expected
+    assert len(fitted.encode("utf-8")) <= limit
