@@ -17,6 +17,7 @@ from sparkify_loader.sqlfiles import (
     all_sql_files,
     render_sql,
     render_statements,
+    sql_dir_files,
 )
 from sparkify_loader.warehouse.redshift import (
     create_copy_target_sql,
@@ -136,6 +137,10 @@ def real_renderings() -> dict[str, list[str]]:
             rendered[name] += render_statements(name, prefix=Identifier(prefix))
 
     # Every other file, merge files with the fragments merge_sql gives them, has no other slot.
+    # The schema-setup files (run by an admin, statement by statement; README "Deploy").
+    for name in sql_dir_files("setup"):
+        rendered[f"setup/{name}"] = render_statements(f"setup/{name}")
+
     for name in all_sql_files():
         if name not in rendered:
             rendered[name] = [merge_sql(name)] if name.startswith("merge/") else [render_sql(name)]
