@@ -49,6 +49,7 @@ STAGE_ENVIRONMENT_NAMES = {
     "REDSHIFT_DB_USER",
     "REDSHIFT_CLUSTER_IDENTIFIER",
     "REDSHIFT_WORKGROUP_NAME",
+    "REDSHIFT_KIND",
     "REDSHIFT_COPY_ROLE_ARN",
     "MANIFEST_BUCKET",
     "MANIFEST_PREFIX",
@@ -287,15 +288,17 @@ def test_created_redshift_is_private_encrypted_and_has_no_plaintext_password(
     # When reading how they are reached and how their admin password is set
     passwords = [cluster["Properties"]["MasterUserPassword"], namespace["AdminUserPassword"]]
 
-    # Then the cluster matches the original exercise by default, is encrypted and private
+    # Then the cluster is a single RA3 node by default (DC2 is deprecated and not offered),
+    # encrypted and private
     parameters = template["Parameters"]
     assert (
         parameters["RedshiftNodeType"]["Default"],
         parameters["RedshiftNodeCount"]["Default"],
     ) == (
-        "dc2.large",
-        4,
+        "ra3.xlplus",
+        1,
     )
+    assert all(node.startswith("ra3.") for node in parameters["RedshiftNodeType"]["AllowedValues"])
     assert cluster["Condition"] == "CreatesProvisionedRedshift"
     assert cluster["Properties"]["Encrypted"] is True
     assert cluster["Properties"]["PubliclyAccessible"] is False
@@ -350,7 +353,7 @@ def test_stage_function_wiring_matches_template(stage: FunctionWiring) -> None:
     assert stage.code_uri == ROOT / "functions" / "stage"
     assert stage.handler == "app.handler"
     assert (stage.module_name, stage.function_name) == ("app", "handler")
-    assert stage.timeout_seconds == 60
+    assert stage.timeout_seconds == 300
     assert stage.queue_logical_id == "StageQueue"
     assert stage.batch_size == 100
     assert stage.batching_window_seconds == 10
@@ -636,3 +639,15 @@ def test_loaded_wiring_can_travel_to_a_worker_process() -> None:
 
     # Then it arrives whole
     assert copied == wiring
+
+
+def test_redshift_port_admits_only_the_ra3_and_serverless_ranges(template: dict) -> None:
+    # Given the RedshiftPort parameter
+    port = template["Parameters"]["RedshiftPort"]
+
+    # When its allowed values are read
+    allowed = {int(value) for value in port["AllowedValues"]}
+
+    # Then they are exactly 5431-5455 and 8191-8215, and the default is one of them
+    assert allowed == {*range(5431, 5456), *range(8191, 8216)}
+    assert port["Default"] in allowed
