@@ -149,3 +149,61 @@ def test_valid_redshift_environment_parses(
     assert settings.redshift_port == 5439
     assert settings.manifest_bucket == "sparkify-landing"
     assert settings.stage_max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        ({"REDSHIFT_KIND": "serverless", "REDSHIFT_SECRET_ARN": "arn:secret"}, "serverless"),
+        ({"REDSHIFT_KIND": "", "REDSHIFT_WORKGROUP_NAME": "wg"}, "serverless"),
+        ({"REDSHIFT_CLUSTER_IDENTIFIER": "sparkify"}, "provisioned"),
+        (
+            {
+                "REDSHIFT_SECRET_ARN": "arn:secret",
+                "REDSHIFT_HOST": "wg.123456789012.us-east-1.redshift-serverless.amazonaws.com",
+            },
+            "serverless",
+        ),
+        ({"REDSHIFT_SECRET_ARN": "arn:secret"}, "provisioned"),  # the cluster host name
+        ({"REDSHIFT_SECRET_ARN": "arn:secret", "REDSHIFT_HOST": "warehouse.example.com"}, None),
+    ],
+    ids=["explicit", "workgroup", "cluster", "serverless-host", "cluster-host", "custom-domain"],
+)
+def test_the_redshift_kind_comes_from_the_settings_when_they_tell(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], kind: str | None
+) -> None:
+    # Given Redshift settings that say more or less about the warehouse
+    set_environment(monkeypatch, REDSHIFT_IAM | values)
+
+    # When they are loaded
+    settings = load_settings(StageSettings)
+
+    # Then the kind is resolved from them (None: the engine probes the connection)
+    assert settings.resolved_redshift_kind == kind
+
+
+def test_an_unknown_redshift_kind_names_redshift_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a misspelt kind
+    # When the settings are loaded / Then the error names the variable
+    values = REDSHIFT_IAM | {"REDSHIFT_CLUSTER_IDENTIFIER": "x", "REDSHIFT_KIND": "serverles"}
+    assert "REDSHIFT_KIND" in configuration_error(monkeypatch, values)
+
+
+def test_an_unknown_isolation_names_warehouse_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the local engine with an isolation level PostgreSQL and Redshift do not share
+    values = {"WAREHOUSE_ENGINE": "postgres", "WAREHOUSE_URL": "postgresql:///x"}
+    # When the settings are loaded / Then the error names the variable
+    assert "WAREHOUSE_ISOLATION" in configuration_error(
+        monkeypatch, values | {"WAREHOUSE_ISOLATION": "read committed"}
+    )
+
+
+def test_serverless_iam_needs_no_db_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given IAM auth through a Serverless workgroup and no REDSHIFT_DB_USER (the driver ignores
+    # it there: the user is IAMR:<role>)
+    values = REDSHIFT_IAM | {"REDSHIFT_WORKGROUP_NAME": "wg"}
+    del values["REDSHIFT_DB_USER"]
+    set_environment(monkeypatch, values)
+
+    # When the settings are loaded / Then they are valid
+    assert load_settings(StageSettings).redshift_workgroup_name == "wg"
