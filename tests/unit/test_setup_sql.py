@@ -1,0 +1,51 @@
+"""The schema-setup step (sql/setup/): the one database role the functions act through, and what
+it may do. Serverless IAM auth signs each function in as its own IAMR:<role> user, in PUBLIC only;
+the template's RedshiftDbRoles tag maps both to this role."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+from sparkify_loader.sqlfiles import render_statements, schema_tables, sql_dir_files
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+def setup_statements() -> list[str]:
+    return [
+        " ".join(statement.split())
+        for name in sql_dir_files("setup")
+        for statement in render_statements(f"setup/{name}")
+    ]
+
+
+def test_setup_creates_the_role_then_grants_it_every_table_and_analyze() -> None:
+    # Given the setup files, in order
+    # When their statements are read
+    statements = setup_statements()
+
+    # Then the role comes first, then read and write on every schema table, then ANALYZE
+    assert statements[0] == "CREATE ROLE sparkify_loader"
+    table_grant = next(s for s in statements if s.startswith("GRANT SELECT"))
+    match = re.fullmatch(
+        r"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE (.+) TO ROLE sparkify_loader", table_grant
+    )
+    assert match is not None
+    assert sorted(match.group(1).split(", ")) == sorted(schema_tables())
+    assert "GRANT ANALYZE TO ROLE sparkify_loader" in statements
+
+
+def test_the_function_roles_carry_the_database_role_they_are_mapped_to() -> None:
+    # Given the template
+    template, _ = decode(str(TEMPLATE))
+    assert template is not None
+
+    # When the functions' shared tags are read
+    function_globals = template["Globals"]["Function"]
+
+    # Then they name the setup's role and reach the generated IAM roles
+    assert function_globals["Tags"]["RedshiftDbRoles"] == "sparkify_loader"
+    assert function_globals["PropagateTags"] is True
