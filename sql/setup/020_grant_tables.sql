@@ -1,0 +1,4 @@
+-- The loader role reads and writes every table of sql/schema/ (the functions own none of them:
+-- an admin created them). Temp tables need TEMP on the database, which PUBLIC has.
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE staging_events, staging_songs, load_ledger,
+    songplays, users, songs, artists, time, merge_lease, merge_runs TO ROLE sparkify_loader;
