@@ -4,8 +4,9 @@ Every step is an idempotent upsert computed from the staging rows of the loads t
 claimed; staging rows are only removed by ``finalize``. So a run that dies after any step and
 is run again ends in the same tables as an uninterrupted run.
 
-One merge at a time: ``lease`` takes a row in ``merge_lease`` under serializable isolation; each
-later step renews it, and stops (LeaseLostError) if it expired and another merge took over.
+One merge at a time: ``lease`` locks ``merge_lease`` and takes a row in it (under SNAPSHOT and
+SERIALIZABLE alike); each later step renews it, and stops (LeaseLostError) if it expired and
+another merge took over.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class Merge:
         """Claim everything staged so far, unless another merge runs or nothing is staged."""
         now = self._now()
         with self._session.transaction():
+            self._session.execute(merge_sql("merge/lease/lock.sql"))
             self._session.execute(merge_sql("merge/lease/clear.sql"), {"now": now})
             holder = self._session.query(merge_sql("merge/lease/read.sql"))
             if holder:
