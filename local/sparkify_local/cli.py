@@ -8,27 +8,74 @@ from __future__ import annotations
 
 import argparse
 import csv
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
-from sparkify_local.home import Home
+from sparkify_local.home import Home, StateFileError
 from sparkify_local.runtime import processes
+from sparkify_local.runtime.postgres import WarehouseStartError
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during a command; the message says what stopped and how to resume."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    with _stop_signals_interrupt():
+        try:
+            return int(args.run(args) or 0)
+        except Interrupted as interrupted:
+            print(interrupted, file=sys.stderr)
+        except KeyboardInterrupt:
+            print(f"sparkify {args.command}: interrupted", file=sys.stderr)
+        except (StateFileError, WarehouseStartError) as error:
+            print(f"sparkify {args.command}: {error}", file=sys.stderr)
+            return 1
+    return INTERRUPTED_EXIT
+
+
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM both interrupt the command once, as KeyboardInterrupt.
+
+    Later signals are ignored: cleaning up (stopping the function workers, handing their
+    messages back to the queue) takes a moment, and another KeyboardInterrupt in the middle of
+    it would only leave it half done and print a traceback from wherever it landed.
+    """
+
+    def interrupt(_signal: int, _frame: FrameType | None) -> None:
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {stop: signal.signal(stop, interrupt) for stop in STOP_SIGNALS}
     try:
-        return int(args.run(args) or 0)
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+
+
+@contextmanager
+def _step(what: str, resume: str) -> Iterator[None]:
+    try:
+        yield
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        raise Interrupted(f"interrupted while {what}; {resume}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparkify", description=__doc__)
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     init = commands.add_parser("init", help="start the local stack and create the schema")
     init.set_defaults(run=_init)
@@ -86,15 +133,23 @@ def _load(args: argparse.Namespace) -> int:
     if missing:
         print(f"no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    pipeline = LocalPipeline.start(Home.from_env())
-    summary = pipeline.load(args.paths)
-    print(summary.render())
-    if args.no_merge:
-        print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
-        return 0 if summary.ok else 1
-    outcome = pipeline.merge()
-    print(outcome.render())
-    return 0 if summary.ok and outcome.ok else 1
+    resume = "run `sparkify load` again to resume: files already staged are not staged twice"
+    with _step("starting the local stack", resume):
+        pipeline = LocalPipeline.start(Home.from_env())
+    with pipeline:
+        progress = sys.stderr.isatty()
+        with _step("uploading", resume):
+            uploaded = pipeline.upload(args.paths, progress=progress)
+        with _step("staging", resume):
+            summary = pipeline.stage_uploaded(uploaded, progress=progress)
+        print(summary.render())
+        if args.no_merge:
+            print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
+            return 0 if summary.ok else 1
+        with _step("merging (the execution goes on in the local stack)", resume):
+            outcome = pipeline.merge()
+        print(outcome.render())
+        return 0 if summary.ok and outcome.ok else 1
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -102,10 +157,13 @@ def _merge(args: argparse.Namespace) -> int:
     from sparkify_local.runtime.merge_runner import describe_result
 
     pipeline = LocalPipeline.start(Home.from_env())
-    outcome = pipeline.merge(
-        dry_run=args.dry_run,
-        on_state=lambda name, result: print(f"  {name:<14} {describe_result(result)}", flush=True),
-    )
+    with _step("merging (the execution goes on in the local stack)", "run it again to resume"):
+        outcome = pipeline.merge(
+            dry_run=args.dry_run,
+            on_state=lambda name, result: print(
+                f"  {name:<14} {describe_result(result)}", flush=True
+            ),
+        )
     print(f"merge execution {outcome.execution_arn.rsplit(':', 1)[-1]}: {outcome.status}")
     if outcome.error:
         print(f"  error: {outcome.error}")
@@ -154,6 +212,8 @@ def _status(_args: argparse.Namespace) -> int:
         "services: "
         + ", ".join(f"{name} {'up' if alive else 'down'}" for name, alive in up.items())
     )
+    if leftovers := processes.unrecorded(home):
+        print(f"left by a killed command: {', '.join(leftovers)}; `sparkify down` stops them")
     if not all(up.values()):
         print("(run `sparkify init` or `sparkify load` to start them)")
         return 0

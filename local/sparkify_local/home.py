@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 
+class StateFileError(RuntimeError):
+    """The home's state file cannot be read; the message names it."""
+
+
 @dataclass(frozen=True)
 class Home:
     root: Path
@@ -33,10 +37,23 @@ class Home:
         return self.root / "services.json"
 
     def read_state(self) -> dict[str, Any]:
+        """The recorded services; empty for a home that never started any."""
         try:
-            return json.loads(self.state_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            state = json.loads(self.state_file.read_text())
+        except FileNotFoundError:
             return {}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            # An empty state would start a second set of services next to the recorded ones.
+            raise StateFileError(
+                f"state file {self.state_file} is unreadable ({error}); "
+                "`sparkify down` stops this home's services and removes it"
+            ) from error
+        if not isinstance(state, dict):
+            raise StateFileError(
+                f"state file {self.state_file} holds no JSON object; "
+                "`sparkify down` stops this home's services and removes it"
+            )
+        return state
 
     def write_state(self, state: dict[str, Any]) -> None:
         # Write-then-rename: a command killed mid-write never leaves a torn state file.

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from tqdm import tqdm
 
@@ -16,13 +17,18 @@ from sparkify_loader.sqlfiles import schema_tables
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.home import Home
 from sparkify_local.runtime import processes
-from sparkify_local.runtime.event_source import DrainStats, SqsEventSource
+from sparkify_local.runtime.event_source import Batching, DrainStats, SqsEventSource
 from sparkify_local.runtime.faults import FaultPlan
 from sparkify_local.runtime.function_pool import FunctionPool
 from sparkify_local.runtime.merge_runner import MergeOutcome, StateResult, run_merge
 from sparkify_local.runtime.processes import Endpoints
-from sparkify_local.runtime.resources import STAGE_FUNCTION, STAGE_QUEUE, LocalResources
-from sparkify_local.sam.template import FunctionWiring, queue_wiring
+from sparkify_local.runtime.resources import (
+    BUCKET_RESOURCE,
+    STAGE_FUNCTION,
+    STAGE_QUEUE,
+    LocalResources,
+)
+from sparkify_local.sam.template import bucket_notifications, queue_wiring
 
 LANDING_PREFIXES = ("song_data", "log_data")
 UPLOAD_THREADS = 16
@@ -53,12 +59,24 @@ def files_to_upload(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
             yield path, landing_key(path, None)
 
 
+class LedgerRow(NamedTuple):
+    """The latest ledger row of one file version."""
+
+    dataset: str
+    status: str
+    rows: int | None
+    error: str | None
+    load_id: str
+
+
 @dataclass
 class LoadSummary:
     uploaded: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
-    rows: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)  # staged by this load only
+    loaded_before: int = 0  # versions an earlier load had put in the ledger already
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # key, status, reason
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # key, reason
     not_in_ledger: list[str] = field(default_factory=list)
     dead_letters: int = 0
     drain: DrainStats = field(default_factory=DrainStats)
@@ -66,18 +84,24 @@ class LoadSummary:
     @property
     def ok(self) -> bool:
         # A function error that a retry recovered from lost nothing: it is reported, not fatal.
-        return not (self.statuses["rejected"] or self.not_in_ledger or self.dead_letters)
+        return not (
+            self.statuses["rejected"] or self.skipped or self.not_in_ledger or self.dead_letters
+        )
 
     def render(self) -> str:
+        rows = ", ".join(f"{n} {d}" for d, n in sorted(self.rows.items()) if n) or "0"
+        if self.loaded_before:
+            rows += f" ({self.loaded_before} file(s) were loaded before: not staged again)"
         lines = [
             f"uploaded {self.uploaded} file(s); {self.drain.messages} notification(s) in "
             f"{self.drain.invocations} stage invocation(s)",
             "ledger: " + (", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "-"),
-            "rows staged: " + (", ".join(f"{n} {d}" for d, n in sorted(self.rows.items())) or "0"),
+            "rows staged: " + rows,
         ]
-        if self.problems:
-            lines.append(f"files not loaded ({len(self.problems)}):")
-            lines += [f"  {status}: {key}: {reason}" for key, status, reason in self.problems]
+        not_loaded = [*self.problems, *((key, "skipped", why) for key, why in self.skipped)]
+        if not_loaded:
+            lines.append(f"files not loaded ({len(not_loaded)}):")
+            lines += [f"  {status}: {key}: {reason}" for key, status, reason in not_loaded]
         if self.not_in_ledger:
             lines.append(f"files with no ledger row ({len(self.not_in_ledger)}):")
             lines += [f"  {key}" for key in self.not_in_ledger]
@@ -90,6 +114,8 @@ class LoadSummary:
 
 @dataclass
 class LocalPipeline:
+    """The local stack of one home; closing it stops the function workers it started."""
+
     home: Home
     endpoints: Endpoints
     stack: LocalResources
@@ -105,6 +131,12 @@ class LocalPipeline:
         warehouse.session().apply_schema()
         return cls(home, endpoints, stack, warehouse)
 
+    def __enter__(self) -> LocalPipeline:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def upload(self, paths: Iterable[Path], progress: bool = True) -> dict[str, str]:
         """Put every file into the landing bucket; return key -> etag."""
         files = list(files_to_upload(paths))
@@ -115,41 +147,44 @@ class LocalPipeline:
                 response = self.stack.s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body)
             return key, response["ETag"].strip('"')
 
-        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+        pool = ThreadPoolExecutor(UPLOAD_THREADS)
+        try:
             results = pool.map(put, files)
-            uploaded = dict(
+            return dict(
                 tqdm(results, total=len(files), desc="upload", unit="file", disable=not progress)
             )
-        return uploaded
+        finally:
+            # Interrupted: the uploads not started yet are dropped, not waited for.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def stage(self, progress: bool = True) -> DrainStats:
         """Deliver every queued notification to the real stage handler."""
-        wiring = self.stack.function(STAGE_FUNCTION)
         queue_url = self.stack.queue_url(STAGE_QUEUE)
-        depth = int(
-            self.stack.sqs.get_queue_attributes(
-                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]["ApproximateNumberOfMessages"]
-        )
+        depth = self.stack.queue_depth(STAGE_QUEUE).waiting
         with tqdm(total=depth, desc="stage", unit="msg", disable=not progress) as bar:
             source = SqsEventSource(
                 sqs=self.stack.sqs,
                 queue_url=queue_url,
                 queue_arn=self.stack.queue_arn(STAGE_QUEUE),
-                wiring=wiring,
-                pool=self._stage_pool(wiring),
+                batching=self.stage_batching(),
+                pool=self._stage_pool(),
+                held_messages_folder=self.home.root / "held-messages" / STAGE_QUEUE,
                 on_batch_done=bar.update,
             )
             return source.drain()
 
-    def _stage_pool(self, wiring: FunctionWiring) -> FunctionPool:
+    def stage_batching(self) -> Batching:
+        return Batching.of(self.stack.function(STAGE_FUNCTION))
+
+    def _stage_pool(self) -> FunctionPool:
         # Warm execution environments are kept for the pipeline's lifetime, as Lambda keeps them.
         if self._pools.get(STAGE_FUNCTION) is None:
+            wiring = self.stack.function(STAGE_FUNCTION)
             self._pools[STAGE_FUNCTION] = FunctionPool(
                 wiring,
                 self.stack.function_environment(wiring),
                 self.home.logs / f"{STAGE_FUNCTION}.log",
-                concurrency=wiring.max_concurrency or 2,
+                concurrency=self.stage_batching().concurrency,
                 faults=FaultPlan(self.home),
             )
         return self._pools[STAGE_FUNCTION]
@@ -192,25 +227,52 @@ class LocalPipeline:
 
     def load(self, paths: Iterable[Path], progress: bool | None = None) -> LoadSummary:
         show = progress if progress is not None else os.isatty(2)
-        uploaded = self.upload(paths, progress=show)
-        return self.summarize(uploaded, self.stage(progress=show))
+        return self.stage_uploaded(self.upload(paths, progress=show), progress=show)
 
-    def summarize(self, uploaded: dict[str, str], drain: DrainStats) -> LoadSummary:
-        """What the ledger says about each uploaded version (key -> etag) after staging."""
+    def stage_uploaded(self, uploaded: dict[str, str], progress: bool = True) -> LoadSummary:
+        """Stage what ``upload`` put in the bucket; the summary counts this load's rows."""
+        before = self.ledger_rows(uploaded)
+        return self.summarize(uploaded, self.stage(progress=progress), before)
+
+    def summarize(
+        self,
+        uploaded: dict[str, str],
+        drain: DrainStats,
+        ledger_before: dict[tuple[str, str], LedgerRow] | None = None,
+    ) -> LoadSummary:
+        """What the ledger says about each uploaded version (key -> etag) after staging.
+
+        Rows count as this load's only where the version's ledger row changed since
+        ``ledger_before`` (the ledger as it was before staging).
+        """
         summary = LoadSummary(uploaded=len(uploaded), drain=drain)
         ledger = self.ledger_rows(uploaded)
+        before = ledger_before or {}
         for key, etag in uploaded.items():
             row = ledger.get((key, etag))
             if row is None:
-                summary.not_in_ledger.append(key)
+                if (reason := self.skip_reason(key)) is not None:
+                    summary.skipped.append((key, reason))
+                else:
+                    summary.not_in_ledger.append(key)
                 continue
-            dataset, status, rows, error = row
-            summary.statuses[status] += 1
-            summary.rows[dataset] += rows or 0
-            if status not in ("staged", "merged"):
-                summary.problems.append((key, status, error or ""))
+            summary.statuses[row.status] += 1
+            if before.get((key, etag)) == row:
+                summary.loaded_before += 1
+            else:
+                summary.rows[row.dataset] += row.rows or 0
+            if row.status not in ("staged", "merged"):
+                summary.problems.append((key, row.status, row.error or ""))
         summary.dead_letters = self.dead_letter_depth()
         return summary
+
+    def skip_reason(self, key: str) -> str | None:
+        """Why the bucket sends no notification for ``key`` (None if it does)."""
+        rules = bucket_notifications(self.stack.template, BUCKET_RESOURCE)
+        if any(key.startswith(rule.prefix) and key.endswith(rule.suffix) for rule in rules):
+            return None
+        landing = ", ".join(f"{rule.prefix}*{rule.suffix}" for rule in rules)
+        return f"outside the landing prefixes ({landing}): the bucket announces no such file"
 
     def merge(
         self, dry_run: bool = False, on_state: Callable[[str, StateResult], None] | None = None
@@ -220,11 +282,11 @@ class LocalPipeline:
             self.stack, {"dry_run": True} if dry_run else {}, on_state or (lambda *_: None)
         )
 
-    def ledger_rows(self, versions: dict[str, str]) -> dict[tuple[str, str], tuple]:
-        found: dict[tuple[str, str], tuple] = {}
+    def ledger_rows(self, versions: dict[str, str]) -> dict[tuple[str, str], LedgerRow]:
+        found: dict[tuple[str, str], LedgerRow] = {}
         rows = self.warehouse.session().query(
             # The local warehouse is PostgreSQL: the keys travel as one array parameter.
-            "SELECT key, etag, dataset, status, rows, error FROM load_ledger"
+            "SELECT key, etag, dataset, status, rows, error, load_id FROM load_ledger"
             " WHERE bucket = %(bucket)s AND key = ANY(%(keys)s)"
             # A version recorded missing can be staged later by a re-upload of the same
             # bytes: the latest row is the version's current state.
@@ -232,17 +294,12 @@ class LocalPipeline:
             {"bucket": self.stack.bucket, "keys": list(versions)},
         )
         for key, etag, *rest in rows:
-            found[(key, etag)] = tuple(rest)
+            found[(key, etag)] = LedgerRow(*rest)
         return found
 
     def dead_letter_depth(self) -> int:
         dlq = queue_wiring(self.stack.template, STAGE_QUEUE).dead_letter_logical_id
-        if not dlq:
-            return 0
-        attributes = self.stack.sqs.get_queue_attributes(
-            QueueUrl=self.stack.queue_url(dlq), AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
+        return self.stack.queue_depth(dlq).waiting if dlq else 0
 
     def query(self, statement: str) -> tuple[list[str], list[tuple]]:
         connection = self.warehouse.session().connection  # type: ignore[attr-defined]
@@ -260,10 +317,7 @@ class LocalPipeline:
         staged = session.query(
             "SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM staging_songs)"
         )[0]
-        queue = self.stack.sqs.get_queue_attributes(
-            QueueUrl=self.stack.queue_url(STAGE_QUEUE),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
+        queue = self.stack.queue_depth(STAGE_QUEUE)
         lines = ["ledger (dataset, status, files, rows):"]
         lines += [f"  {d:<7} {s:<11} {n:>8} {r:>10}" for d, s, n, r in ledger] or ["  (empty)"]
         lines.append(f"staging backlog: {staged[0]} event rows, {staged[1]} song rows")
@@ -279,8 +333,7 @@ class LocalPipeline:
                 + (f"\n    {error[:200]}" if error else "")
             )
         lines.append(
-            f"stage queue: {queue['ApproximateNumberOfMessages']} waiting, "
-            f"{queue['ApproximateNumberOfMessagesNotVisible']} in flight; "
+            f"stage queue: {queue.waiting} waiting, {queue.in_flight} in flight; "
             f"dead-letter queue: {self.dead_letter_depth()}"
         )
         return "\n".join(lines)

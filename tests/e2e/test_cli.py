@@ -4,67 +4,16 @@ services left running between commands and stopped by ``sparkify down``."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import COMMAND_TIMEOUT_S, run_cli, start_cli
 from tests.support.raw_files import RawCounts
 
-COMMAND_TIMEOUT_S = 300
-# The CLI must find everything from SPARKIFY_HOME and the template: nothing may leak in from the
-# test process (the integration stack points these at its own moto and warehouse).
-LEAKY_PREFIXES = ("AWS_", "WAREHOUSE_", "REDSHIFT_", "SPARKIFY_", "POWERTOOLS_")
-
 Sparkify = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def _environment(home: Path) -> dict[str, str]:
-    environment = {
-        name: value for name, value in os.environ.items() if not name.startswith(LEAKY_PREFIXES)
-    }
-    environment["SPARKIFY_HOME"] = str(home)
-    return environment
-
-
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sparkify_local.cli", *args],
-        env=_environment(home),
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
-
-
-def start_cli(home: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sparkify_local.cli", *args],
-        env=_environment(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-@pytest.fixture
-def homes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
-    """Fresh SPARKIFY_HOMEs; every one is brought down afterwards, whatever the test did."""
-    made: list[Path] = []
-
-    def make(name: str) -> Path:
-        home = tmp_path_factory.mktemp(name)
-        made.append(home)
-        return home
-
-    yield make
-    for home in made:
-        result = run_cli(home, "down")
-        assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture(scope="module")

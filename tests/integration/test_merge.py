@@ -4,7 +4,6 @@ the star schema a correct loader must build, computed independently from the raw
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,8 @@ import pytest
 from sparkify_loader.merge_steps import DryRunReport, LeaseResult, UpsertResult
 from sparkify_local.generate.writer import generate
 from sparkify_local.pipeline import LocalPipeline
-from tests.support.raw_files import expected_star
+from tests.support.raw_files import assert_star_matches_raw, expected_star
 from tests.support.stack import star_snapshot
-
-EPOCH = datetime(1970, 1, 1)
 
 
 def load_and_merge(pipeline: LocalPipeline, *paths: Path) -> None:
@@ -32,22 +29,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def assert_star_matches_raw(pipeline: LocalPipeline, folders: list[Path]) -> None:
-    expected = expected_star(folders)
-    session = pipeline.warehouse.session()
-    plays = session.query("SELECT session_id, item_in_session, user_id FROM songplays")
-    assert len(plays) == len(expected.songplays)
-    assert set(plays) == expected.songplays
-    assert dict(session.query("SELECT user_id, level FROM users")) == expected.user_levels
-    assert {r[0] for r in session.query("SELECT song_id FROM songs")} == expected.song_ids
-    assert {r[0] for r in session.query("SELECT artist_id FROM artists")} == expected.artist_ids
-    times = session.query("SELECT start_time FROM time")
-    assert len(times) == len(expected.start_times_ms)
-    assert {(t - EPOCH) // timedelta(milliseconds=1) for (t,) in times} == expected.start_times_ms
-    (matched,) = session.query("SELECT COUNT(*) FROM songplays WHERE song_id IS NOT NULL")[0]
-    assert matched == expected.matched_plays
-
-
 def test_real_sample_builds_the_exact_star_schema(
     pipeline: LocalPipeline, sample_dir: Path
 ) -> None:
@@ -56,7 +37,7 @@ def test_real_sample_builds_the_exact_star_schema(
     load_and_merge(pipeline, sample_dir)
 
     # Then every table holds exactly what the raw files say, and staging is empty again
-    assert_star_matches_raw(pipeline, [sample_dir])
+    assert_star_matches_raw(pipeline.warehouse.session().query, [sample_dir])
     session = pipeline.warehouse.session()
     assert session.query("SELECT COUNT(*) FROM staging_events")[0][0] == 0
     assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
@@ -70,7 +51,7 @@ def test_generated_set_builds_the_exact_star_schema(
     load_and_merge(pipeline, generated)
 
     # Then the star schema equals the independent computation, matches included
-    assert_star_matches_raw(pipeline, [generated])
+    assert_star_matches_raw(pipeline.warehouse.session().query, [generated])
     assert expected_star([generated]).matched_plays > 0
 
 

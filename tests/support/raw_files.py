@@ -4,13 +4,16 @@ project code; and the real sample data set."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = PROJECT_ROOT.parent / "shared" / "datasets" / "sparkify-sample"
+EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,19 @@ def expected_star(folders: list[Path]) -> ExpectedStar:
         start_times_ms=frozenset(play["ts"] for play in plays.values()),
         matched_plays=matched,
     )
+
+
+def assert_star_matches_raw(query: Callable[[str], list[tuple]], folders: list[Path]) -> None:
+    """The star schema that ``query`` reads equals what the raw files say (``expected_star``)."""
+    expected = expected_star(folders)
+    plays = query("SELECT session_id, item_in_session, user_id FROM songplays")
+    assert len(plays) == len(expected.songplays)
+    assert set(plays) == expected.songplays
+    assert dict(query("SELECT user_id, level FROM users")) == expected.user_levels
+    assert {r[0] for r in query("SELECT song_id FROM songs")} == expected.song_ids
+    assert {r[0] for r in query("SELECT artist_id FROM artists")} == expected.artist_ids
+    times = query("SELECT start_time FROM time")
+    assert len(times) == len(expected.start_times_ms)
+    assert {(t - EPOCH) // timedelta(milliseconds=1) for (t,) in times} == expected.start_times_ms
+    (matched,) = query("SELECT COUNT(*) FROM songplays WHERE song_id IS NOT NULL")[0]
+    assert matched == expected.matched_plays

@@ -40,6 +40,7 @@ from sparkify_local.bench.scratch import scratch_pipeline
 from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.runtime.postgres import server_pid
 from sparkify_local.runtime.resources import STAGE_FUNCTION, STAGE_QUEUE
 
 TARGET_RATIO = 0.5
@@ -128,7 +129,9 @@ def _stage_run(
     event_rows, song_rows = _count_rows(pipeline)
     ledger = pipeline.ledger_rows(uploaded)
     not_staged = [
-        key for key, etag in uploaded.items() if ledger.get((key, etag), ("", ""))[1] != "staged"
+        key
+        for key, etag in uploaded.items()
+        if (row := ledger.get((key, etag))) is None or row.status != "staged"
     ]
     if not_staged or (event_rows, song_rows) != (summary.events, summary.song_files):
         raise RuntimeError(
@@ -152,14 +155,9 @@ def _stage_run(
 
 def _wait_for_notifications(pipeline: LocalPipeline, expected: int) -> None:
     """Start the clock only once every upload's notification is in the queue."""
-    queue_url = pipeline.stack.queue_url(STAGE_QUEUE)
     deadline = time.monotonic() + QUEUE_SETTLE_TIMEOUT_S
     while True:
-        depth = int(
-            pipeline.stack.sqs.get_queue_attributes(
-                QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-            )["Attributes"]["ApproximateNumberOfMessages"]
-        )
+        depth = pipeline.stack.queue_depth(STAGE_QUEUE).waiting
         if depth >= expected:
             return
         if time.monotonic() > deadline:
@@ -230,7 +228,7 @@ class _PeakSampler:
     def __init__(self, home: Home) -> None:
         self.peaks = Peaks()
         self._me = psutil.Process()
-        self._server = _process(_postgres_pid(home))
+        self._server = _process(server_pid(home))
         self._moto = _process(home.read_state().get("moto", {}).get("pid"))
         self._workers: list[psutil.Process] = []
         self._postgres: list[psutil.Process] = []
@@ -365,13 +363,6 @@ def _process(pid: int | None) -> psutil.Process | None:
     return None
 
 
-def _postgres_pid(home: Home) -> int | None:
-    try:
-        return int((home.pg_data / "postmaster.pid").read_text().splitlines()[0])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 # -- the raw COPY reference -----------------------------------------------------------------
 
 
@@ -439,7 +430,7 @@ def _scalar(connection: psycopg.Connection, statement: str) -> object:
 def _results(
     pipeline: LocalPipeline, main: StageRun, reference: CopyReference, small: StageRun
 ) -> Metrics:
-    wiring = pipeline.stack.function(STAGE_FUNCTION)
+    batching = pipeline.stage_batching()
     stage_rate = main.rows / main.stage_seconds
     # The reference writes where the stage writes: a logged table with the staging tables'
     # definition and indexes. The TEMP-table figure (no WAL, no index) is shown for scale.
@@ -483,9 +474,9 @@ def _results(
         "postgres_peak_private_mb": round(main.peaks.postgres_anon_kb / 1024, 1),
         "postgres_peak_private_mb_small": round(small.peaks.postgres_anon_kb / 1024, 1),
         "postgres_shared_buffers": reference.shared_buffers,
-        "batch_size": wiring.batch_size or 10,
-        "batch_window_s": float(wiring.batching_window_seconds or 0),
-        "concurrency": wiring.max_concurrency or 2,
+        "batch_size": batching.size,
+        "batch_window_s": batching.window_s,
+        "concurrency": batching.concurrency,
         "python": platform.python_version(),
         "postgres_version": reference.postgres_version,
         "cpu_count": os.cpu_count() or 0,

@@ -4,21 +4,61 @@ Batches close as Lambda closes them (batch size reached, batching window elapsed
 the queue has nothing more to give, since locally no more files are on their way once the upload
 finished. Messages a function reports as failed become visible again after a short delay (Lambda
 waits for the visibility timeout); past the queue's maxReceiveCount, SQS moves them to the DLQ.
+
+Messages this process holds go back to the queue at once when it stops holding them without a
+verdict (interrupted, a worker died): on AWS the visibility timeout is right, locally nobody
+should wait six minutes for it. A process killed outright cannot do that, so the receipt handles
+it holds are recorded in the home, and the next drain hands back those of dead processes.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sparkify_local.runtime import proc
 from sparkify_local.runtime.function_pool import FunctionPool
+from sparkify_local.runtime.resources import queue_depth
 from sparkify_local.sam.template import FunctionWiring
 
 RETRY_DELAY_S = 1
 DRAIN_TIMEOUT_S = 3600
+# A received message stays hidden only this long until its receipt handle is recorded in the
+# home; then it gets the queue's visibility timeout, as Lambda's poller gives it. A command
+# killed between the two leaves it hidden for seconds, not for the queue's minutes.
+PROVISIONAL_VISIBILITY_S = 10
+# AWS scales an SQS event source without ScalingConfig.MaximumConcurrency up to the account's
+# concurrency limit; locally the machine is the limit.
+LOCAL_CONCURRENCY_WHEN_UNBOUNDED = 2
+SQS_BATCH_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How the event source batches and fans out for one function: the template's values
+    (sam.template fills in the AWS defaults), with a local bound for unbounded concurrency."""
+
+    size: int
+    window_s: float
+    concurrency: int
+
+    @classmethod
+    def of(cls, wiring: FunctionWiring) -> Batching:
+        if wiring.batch_size is None or wiring.batching_window_seconds is None:
+            raise ValueError(f"{wiring.logical_id} has no SQS event")
+        return cls(
+            size=wiring.batch_size,
+            window_s=float(wiring.batching_window_seconds),
+            concurrency=wiring.max_concurrency or LOCAL_CONCURRENCY_WHEN_UNBOUNDED,
+        )
 
 
 @dataclass
@@ -29,35 +69,72 @@ class DrainStats:
     function_errors: list[str] = field(default_factory=list)
 
 
+class HeldMessages:
+    """The receipt handles one process holds, in a file of its own under ``folder`` (named by
+    pid and start time, so a reused pid is not taken for the process that wrote it)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        me = proc.info(os.getpid())
+        self._path = folder / f"{os.getpid()}-{me.start_ticks if me else 0}.json"
+
+    def record(self, receipt_handles: Iterable[str]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self._path.with_suffix(".partial")
+        partial.write_text(json.dumps(list(receipt_handles)))
+        partial.replace(self._path)  # atomic: a kill never leaves half a list
+
+    def forget(self) -> None:
+        self._path.unlink(missing_ok=True)
+
+    def of_dead_processes(self) -> list[tuple[Path, list[str]]]:
+        """Each record whose writer is gone, with the receipt handles it held."""
+        records = []
+        for path in sorted(self.folder.glob("*.json")):
+            pid, _, start_ticks = path.stem.partition("-")
+            if proc.is_same_process(int(pid), int(start_ticks)):
+                continue
+            records.append((path, json.loads(path.read_text())))
+        return records
+
+
 @dataclass
 class SqsEventSource:
     sqs: Any
     queue_url: str
     queue_arn: str
-    wiring: FunctionWiring
+    batching: Batching
     pool: FunctionPool
+    held_messages_folder: Path
     on_batch_done: Callable[[int], None] = lambda _messages: None
-
-    @property
-    def batch_size(self) -> int:
-        return self.wiring.batch_size or 10
-
-    @property
-    def window_s(self) -> float:
-        return float(self.wiring.batching_window_seconds or 0)
-
-    @property
-    def concurrency(self) -> int:
-        return self.wiring.max_concurrency or 2
+    _held: dict[str, str] = field(default_factory=dict, init=False)  # message id -> receipt
 
     def drain(self) -> DrainStats:
         """Deliver every message to the function until the queue is empty and all settled."""
+        record = HeldMessages(self.held_messages_folder)
+        self._release_held_by_the_dead(record)
+        visibility_timeout = int(
+            self.sqs.get_queue_attributes(
+                QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]["VisibilityTimeout"]
+        )
+        try:
+            stats = self._deliver(record, visibility_timeout)
+        finally:
+            # Interrupted, or the pool broke: hand back what no function will settle now.
+            if self._held and self._release(list(self._held.values())):
+                self._held.clear()
+            if not self._held:
+                record.forget()
+        return stats
+
+    def _deliver(self, record: HeldMessages, visibility_timeout: int) -> DrainStats:
         stats = DrainStats()
         in_flight: dict[Future[dict[str, Any]], list[dict[str, Any]]] = {}
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while time.monotonic() < deadline:
-            if len(in_flight) < self.concurrency:
-                batch = self._collect_batch()
+            if len(in_flight) < self.batching.concurrency:
+                batch = self._collect_batch(record, visibility_timeout)
                 if batch:
                     in_flight[self.pool.invoke(self._event(batch))] = batch
                     stats.invocations += 1
@@ -67,24 +144,32 @@ class SqsEventSource:
                 done, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._settle(future.result(), in_flight.pop(future), stats)
-            elif self._queue_is_empty():
+                    record.record(self._held.values())
+            elif queue_depth(self.sqs, self.queue_url).empty:
                 return stats
             else:
                 time.sleep(0.2)  # only messages waiting out a retry delay are left
         raise TimeoutError(f"queue {self.queue_url} did not drain in {DRAIN_TIMEOUT_S}s")
 
-    def _collect_batch(self) -> list[dict[str, Any]]:
+    def _collect_batch(self, record: HeldMessages, visibility_timeout: int) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         opened = time.monotonic()
-        while len(batch) < self.batch_size:
+        while len(batch) < self.batching.size:
             received = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(10, self.batch_size - len(batch)),
+                MaxNumberOfMessages=min(SQS_BATCH_LIMIT, self.batching.size - len(batch)),
                 AttributeNames=["All"],
                 WaitTimeSeconds=0,
+                VisibilityTimeout=PROVISIONAL_VISIBILITY_S,
             ).get("Messages", [])
+            if received:
+                self._held.update({m["MessageId"]: m["ReceiptHandle"] for m in received})
+                record.record(self._held.values())
+                self._change_visibility(
+                    [message["ReceiptHandle"] for message in received], visibility_timeout
+                )
             batch.extend(received)
-            if not received or time.monotonic() - opened >= self.window_s:
+            if not received or time.monotonic() - opened >= self.batching.window_s:
                 break
         return batch
 
@@ -116,31 +201,43 @@ class SqsEventSource:
         else:
             payload = result.get("payload") or {}
             failed = {item["itemIdentifier"] for item in payload.get("batchItemFailures", [])}
-        for message in batch:
-            if message["MessageId"] in failed:
-                stats.failed_messages += 1
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=RETRY_DELAY_S,
-                )
+        retried = [message for message in batch if message["MessageId"] in failed]
+        stats.failed_messages += len(retried)
+        self._change_visibility([message["ReceiptHandle"] for message in retried], RETRY_DELAY_S)
         done = [message for message in batch if message["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
+        for start in range(0, len(done), SQS_BATCH_LIMIT):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
                     {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                    for index, message in enumerate(done[start : start + 10])
+                    for index, message in enumerate(done[start : start + SQS_BATCH_LIMIT])
                 ],
             )
+        for message in batch:
+            self._held.pop(message["MessageId"], None)
         self.on_batch_done(len(batch))
 
-    def _queue_is_empty(self) -> bool:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return (
-            int(attributes["ApproximateNumberOfMessages"]) == 0
-            and int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 0
-        )
+    def _change_visibility(self, receipt_handles: list[str], seconds: int) -> None:
+        for start in range(0, len(receipt_handles), SQS_BATCH_LIMIT):
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for index, handle in enumerate(receipt_handles[start : start + SQS_BATCH_LIMIT])
+                ],
+            )
+
+    def _release(self, receipt_handles: list[str]) -> bool:
+        """Make the messages visible now; False if the queue could not be reached, in which
+        case their record stays in the home for the next drain."""
+        try:
+            # Entries the queue reports as failed were deleted or handed out again meanwhile.
+            self._change_visibility(receipt_handles, 0)
+        except (BotoCoreError, ClientError):
+            return False
+        return True
+
+    def _release_held_by_the_dead(self, record: HeldMessages) -> None:
+        for path, receipt_handles in record.of_dead_processes():
+            if self._release(receipt_handles):
+                path.unlink()

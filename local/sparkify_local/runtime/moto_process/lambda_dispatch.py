@@ -42,12 +42,7 @@ class LambdaDispatcher:
             if logical_id not in self._pools:
                 from sparkify_local.runtime.resources import LocalResources
 
-                state = self._home.read_state()
-                endpoints = Endpoints(
-                    aws_url=f"http://127.0.0.1:{state['moto']['port']}",
-                    warehouse_url=state["warehouse_url"],
-                )
-                stack = LocalResources(endpoints)
+                stack = LocalResources(Endpoints.from_state(self._home.read_state()))
                 wiring = stack.function(logical_id)
                 self._pools[logical_id] = FunctionPool(
                     wiring,
@@ -58,6 +53,13 @@ class LambdaDispatcher:
                 )
             return self._pools[logical_id]
 
+    def close(self) -> None:
+        """Stop every warm environment now, handlers running or not."""
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+
 
 def _logical_id(function_name: str) -> str:
     """Function name from a name or ARN (arn:aws:lambda:region:account:function:Name[:alias])."""
@@ -65,7 +67,7 @@ def _logical_id(function_name: str) -> str:
     return parts[6] if len(parts) >= 7 else function_name
 
 
-def install(home: Home) -> None:
+def install(home: Home) -> LambdaDispatcher:
     """Configure moto for local execution and route Lambda invokes to our handlers."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.core.config import default_user_config
@@ -85,3 +87,4 @@ def install(home: Home) -> None:
         return dispatcher.invoke(function_name, body, response_headers)
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    return dispatcher

