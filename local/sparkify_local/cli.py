@@ -47,12 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _stop_signals_interrupt() -> Iterator[None]:
     """Ctrl-C and SIGTERM both interrupt the command once, as KeyboardInterrupt.
 
-    Later signals are ignored: cleaning up (stopping the function workers, handing their
-    messages back to the queue) takes a moment, and another KeyboardInterrupt in the middle of
-    it would only leave it half done and print a traceback from wherever it landed.
+    Later signals are ignored until the process exits: cleaning up (stopping the function
+    workers, handing their messages back to the queue) takes a moment, and another
+    KeyboardInterrupt in the middle of it would leave it half done and print a traceback from
+    wherever it landed; Python's own handler, put back, would make a late SIGINT kill the
+    process while it exits, with status -SIGINT instead of 130.
     """
+    interrupted = False
 
     def interrupt(_signal: int, _frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
         for stop in STOP_SIGNALS:
             signal.signal(stop, signal.SIG_IGN)
         raise KeyboardInterrupt
@@ -61,8 +66,9 @@ def _stop_signals_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        for stop, handler in previous.items():
-            signal.signal(stop, handler)
+        if not interrupted:
+            for stop, handler in previous.items():
+                signal.signal(stop, handler)
 
 
 @contextmanager

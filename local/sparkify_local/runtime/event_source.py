@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -155,16 +156,20 @@ class SqsEventSource:
         batch: list[dict[str, Any]] = []
         opened = time.monotonic()
         while len(batch) < self.batching.size:
-            received = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(SQS_BATCH_LIMIT, self.batching.size - len(batch)),
-                AttributeNames=["All"],
-                WaitTimeSeconds=0,
-                VisibilityTimeout=PROVISIONAL_VISIBILITY_S,
-            ).get("Messages", [])
-            if received:
+            # Ctrl-C waits until what was received is held and recorded: interrupted halfway
+            # through the receive, its messages would stay hidden with no one to hand them back.
+            with proc.signals_blocked(signal.SIGINT, signal.SIGTERM):
+                received = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=min(SQS_BATCH_LIMIT, self.batching.size - len(batch)),
+                    AttributeNames=["All"],
+                    WaitTimeSeconds=0,
+                    VisibilityTimeout=PROVISIONAL_VISIBILITY_S,
+                ).get("Messages", [])
                 self._held.update({m["MessageId"]: m["ReceiptHandle"] for m in received})
-                record.record(self._held.values())
+                if received:
+                    record.record(self._held.values())
+            if received:
                 self._change_visibility(
                     [message["ReceiptHandle"] for message in received], visibility_timeout
                 )

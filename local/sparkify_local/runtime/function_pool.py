@@ -23,6 +23,7 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 from typing import Any
 
+from sparkify_local.runtime import proc
 from sparkify_local.runtime.faults import FaultPlan
 from sparkify_local.sam.template import FunctionWiring
 
@@ -60,11 +61,8 @@ class _WorkerProcess(SpawnProcess):
     ignores SIGINT. Without this, Ctrl-C during a worker's start printed its traceback."""
 
     def start(self) -> None:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with proc.signals_blocked(signal.SIGINT):
             super().start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _WorkerContext(SpawnContext):

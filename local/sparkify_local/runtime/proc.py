@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +96,17 @@ def _self_and_ancestors(everyone: dict[int, ProcessInfo]) -> set[int]:
         lineage.add(pid)
         pid = everyone[pid].parent
     return lineage | {os.getpid()}
+
+
+@contextlib.contextmanager
+def signals_blocked(*signals: signal.Signals) -> Iterator[None]:
+    """Signals to this thread wait until the block ends (children started inside inherit the
+    mask across fork and exec)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(signals))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def stop(pids: Iterable[int], sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> None:
