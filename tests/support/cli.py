@@ -62,10 +62,11 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], time
 
 
 def warehouse_query(home: Path, statement: str) -> list[tuple]:
-    """Query a home's warehouse directly, as any PostgreSQL client can."""
+    """Run a statement on a home's warehouse directly, as any PostgreSQL client can."""
     url = json.loads((home / "services.json").read_text())["warehouse_url"]
     with psycopg.connect(url) as connection:
-        return connection.execute(statement).fetchall()
+        cursor = connection.execute(statement)
+        return cursor.fetchall() if cursor.description else []
 
 
 def processes_referencing(home: Path) -> list[str]:
