@@ -27,8 +27,13 @@ from tests.support.raw_files import RawCounts, assert_star_matches_raw
 MOMENT_TIMEOUT_S = 120
 
 
-def _exists(path: Path) -> bool:
-    return path.exists()
+def _running(home: Path, program: str) -> bool:
+    """Whether a ``program`` process (e.g. initdb) works for the home right now."""
+    return any(
+        Path(command.split()[0]).name == program
+        for command in (line.split(": ", 1)[1] for line in processes_referencing(home))
+        if command
+    )
 
 
 def _holds_messages(home: Path) -> bool:
@@ -57,9 +62,9 @@ def test_a_new_home_killed_at_every_stage_of_its_first_load_recovers_exactly(
     home = homes("killed-home") / "home"
     moments: list[tuple[Callable[[], bool], float]] = [
         (lambda: True, 0.3),
-        (partial(_exists, home / "warehouse.initdb"), 0.3),
-        (partial(_exists, home / "warehouse.initdb"), 1.5),
-        (partial(_exists, home / "warehouse"), 0.0),
+        (partial(_running, home, "initdb"), 0.1),
+        (partial(_running, home, "initdb"), 0.5),
+        (partial(_running, home, "pg_ctl"), 0.0),
         (partial(_holds_messages, home), 0.0),
     ]
     for moment, then_wait_s in moments:
