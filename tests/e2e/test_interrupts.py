@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sparkify_local.generate.writer import generate
-from tests.support.cli import run_cli, start_cli, wait_for
+from tests.support.cli import holds_messages, program_runs_for, run_cli, start_cli, wait_for
 
 MOMENT_TIMEOUT_S = 120
 STOPS_WITHIN_S = 10
@@ -43,10 +43,6 @@ def _stack_is_up(home: Path) -> bool:
         return False
 
 
-def _holds_messages(home: Path) -> bool:
-    return any((home / "held-messages" / "StageQueue").glob("*.json"))
-
-
 def _timed_load(home: Path, data: Path) -> float:
     started = time.monotonic()
     result = run_cli(home, "load", str(data))
@@ -60,12 +56,12 @@ def test_an_interrupted_load_stops_at_once_and_the_next_one_does_not_wait(
 ) -> None:
     # Given a new home and loads interrupted while the warehouse is created, while the stack
     # is set up and the files uploaded (SIGTERM), and while staging holds messages
-    home = homes("interrupted-home") / "home"
+    home = homes("interrupted-home")
     data, reference_data = datasets
     moments: list[tuple[Callable[[], bool], signal.Signals, str]] = [
-        (partial(Path.exists, home / "warehouse.initdb"), signal.SIGINT, "starting"),
+        (partial(program_runs_for, home, "initdb"), signal.SIGINT, "starting"),
         (partial(_stack_is_up, home), signal.SIGTERM, ""),
-        (partial(_holds_messages, home), signal.SIGINT, "staging"),
+        (partial(holds_messages, home), signal.SIGINT, "staging"),
     ]
     for moment, stop, what in moments:
         load = start_cli(home, "load", str(data))

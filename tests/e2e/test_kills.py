@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import (
+    holds_messages,
     processes_referencing,
+    program_runs_for,
     run_cli,
     start_cli,
     wait_for,
@@ -25,19 +27,6 @@ from tests.support.cli import (
 from tests.support.raw_files import RawCounts, assert_star_matches_raw
 
 MOMENT_TIMEOUT_S = 120
-
-
-def _running(home: Path, program: str) -> bool:
-    """Whether a ``program`` process (e.g. initdb) works for the home right now."""
-    return any(
-        Path(command.split()[0]).name == program
-        for command in (line.split(": ", 1)[1] for line in processes_referencing(home))
-        if command
-    )
-
-
-def _holds_messages(home: Path) -> bool:
-    return any((home / "held-messages" / "StageQueue").glob("*.json"))
 
 
 def _kill_load_when(
@@ -59,13 +48,13 @@ def test_a_new_home_killed_at_every_stage_of_its_first_load_recovers_exactly(
     # Given a new home whose first loads are killed, one after the other: while the interpreter
     # starts, twice during initdb (the standalone backend's postmaster.pid used to brick the
     # home), while PostgreSQL starts, and while staging holds messages
-    home = homes("killed-home") / "home"
+    home = homes("killed-home")
     moments: list[tuple[Callable[[], bool], float]] = [
         (lambda: True, 0.3),
-        (partial(_running, home, "initdb"), 0.1),
-        (partial(_running, home, "initdb"), 0.5),
-        (partial(_running, home, "pg_ctl"), 0.0),
-        (partial(_holds_messages, home), 0.0),
+        (partial(program_runs_for, home, "initdb"), 0.1),
+        (partial(program_runs_for, home, "initdb"), 0.5),
+        (partial(program_runs_for, home, "pg_ctl"), 0.0),
+        (partial(holds_messages, home), 0.0),
     ]
     for moment, then_wait_s in moments:
         killed = _kill_load_when(home, sample_dir, moment, then_wait_s)

@@ -89,6 +89,17 @@ def processes_referencing(home: Path) -> list[str]:
     return found
 
 
+def program_runs_for(home: Path, program: str) -> bool:
+    """Whether a ``program`` process (e.g. initdb) works for the home right now."""
+    commands = (line.split(": ", 1)[1] for line in processes_referencing(home))
+    return any(Path(command.split()[0]).name == program for command in commands if command)
+
+
+def holds_messages(home: Path) -> bool:
+    """Whether a drain holds stage messages now (it records their receipt handles in the home)."""
+    return any((home / "held-messages" / "StageQueue").glob("*.json"))
+
+
 @pytest.fixture
 def homes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
     """Fresh SPARKIFY_HOMEs; every one is brought down afterwards, whatever the test did."""
