@@ -108,12 +108,14 @@ def _is_postmaster_of(process: proc.ProcessInfo, data: Path) -> bool:
 
 def _ensure_initialized(home: Home) -> None:
     data = home.pg_data
-    if (data / "PG_VERSION").exists() and not _initdb_was_interrupted(data):
+    if _initdb_was_interrupted(data):
+        # Only initdb runs a standalone backend here, and earlier versions ran it in place: a
+        # kill left this folder half made. Kept aside, not deleted, in case it holds anything.
+        data.rename(home.root / f"warehouse.interrupted-initdb-{int(time.time())}")
+    elif (data / "PG_VERSION").exists():
         return
-    if data.exists():
-        # Only an unfinished initdb of an earlier version leaves a folder like this: it holds
-        # no database yet.
-        shutil.rmtree(data)
+    elif data.exists():
+        shutil.rmtree(data)  # no PG_VERSION: initdb never wrote anything of a database here
     scratch = home.root / "warehouse.initdb"
     if scratch.exists():
         shutil.rmtree(scratch)  # an initdb killed before it finished
