@@ -281,9 +281,9 @@ class _PeakSampler:
                 first = process.pid in self._running_postgres
                 self._running_postgres.discard(process.pid)
                 self._cpu("postgres", process, first=first)
-        for role, process in (("moto", self._moto), ("bench", self._me)):
-            if process is not None:
-                self._cpu(role, process)
+        for role, tracked in (("moto", self._moto), ("bench", self._me)):
+            if tracked is not None:
+                self._cpu(role, tracked)
 
     def _sample_memory(self, postgres: bool) -> None:
         total = 0
@@ -390,7 +390,7 @@ def _copy_reference(warehouse_url: str) -> CopyReference:
                     exported.write(block)
             data = exported.getvalue()
             del exported
-            rows += int(_scalar(connection, f"SELECT COUNT(*) FROM {table}"))
+            rows += int(str(_scalar(connection, f"SELECT COUNT(*) FROM {table}")))
             size += len(data)
             connection.execute(f"CREATE TEMP TABLE bench_temp_{table} (LIKE {table})")
             connection.execute(f"CREATE TABLE bench_logged_{table} (LIKE {table} INCLUDING ALL)")

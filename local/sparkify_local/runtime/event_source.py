@@ -107,7 +107,7 @@ class SqsEventSource:
     batching: Batching
     pool: FunctionPool
     held_messages_folder: Path
-    on_batch_done: Callable[[int], None] = lambda _messages: None
+    on_batch_done: Callable[[int], object] = lambda _messages: None
     _held: dict[str, str] = field(default_factory=dict, init=False)  # message id -> receipt
 
     def drain(self) -> DrainStats:
