@@ -37,6 +37,8 @@ from sparkify_local.runtime import proc
 INITDB_TIMEOUT_S = 300
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 30.0
+# A postmaster writes its pid into its lock file right after creating it.
+UNWRITTEN_LOCK_AGE_S = 5.0
 # The server's socket file; PostgreSQL names it after the port, which nothing else uses here.
 SOCKET_NAME = ".s.PGSQL.5432"
 # sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
@@ -63,9 +65,10 @@ class _LockFile:
     status: str | None
 
     @classmethod
-    def read(cls, data: Path) -> _LockFile | None:
+    def read(cls, path: Path) -> _LockFile | None:
+        """``postmaster.pid`` or a socket's ``.lock``: both start with the owner's pid."""
         try:
-            lines = (data / "postmaster.pid").read_text().splitlines()
+            lines = path.read_text().splitlines()
             pid = int(lines[0])
         except (FileNotFoundError, IndexError, ValueError):
             return None
@@ -84,7 +87,7 @@ def ensure_running(home: Home) -> str:
 
 def server_pid(home: Home) -> int | None:
     """The pid of this home's running postmaster (not merely of whatever holds the old pid)."""
-    lock = _LockFile.read(home.pg_data)
+    lock = _LockFile.read(home.pg_data / "postmaster.pid")
     if lock is None or lock.pid <= 0:
         return None
     process = proc.info(lock.pid)
@@ -138,7 +141,7 @@ def _ensure_initialized(home: Home) -> None:
 
 def _initdb_was_interrupted(data: Path) -> bool:
     """initdb's standalone backend writes a negative pid; a kill leaves that file behind."""
-    lock = _LockFile.read(data)
+    lock = _LockFile.read(data / "postmaster.pid")
     return lock is not None and lock.pid < 0 and not proc.alive(-lock.pid)
 
 
@@ -150,7 +153,7 @@ def _wait_while_starting(home: Home) -> int | None:
     """
     deadline = time.monotonic() + START_TIMEOUT_S
     while (pid := server_pid(home)) is not None:
-        lock = _LockFile.read(home.pg_data)
+        lock = _LockFile.read(home.pg_data / "postmaster.pid")
         if lock is not None and lock.status == "ready":
             return pid
         if time.monotonic() > deadline:
@@ -165,7 +168,7 @@ def _wait_while_starting(home: Home) -> int | None:
 def _start(home: Home) -> None:
     data = home.pg_data
     socket_dir = _socket_dir(home)
-    _remove_stale_locks(data, socket_dir)
+    _remove_unusable_locks(data, socket_dir)
     user = _prepare_for_server_user(data)
     if socket_dir != data:
         _prepare_for_server_user(socket_dir)
@@ -186,11 +189,25 @@ def _start(home: Home) -> None:
     _run(home, command, user, "pg_ctl start", START_TIMEOUT_S + 10)
 
 
-def _remove_stale_locks(data: Path, socket_dir: Path) -> None:
-    """Called with no server of this home running: a lock file left by a killed server names a
-    pid that may belong to another process by now, and PostgreSQL would refuse to start."""
-    for stale in (data / "postmaster.pid", socket_dir / f"{SOCKET_NAME}.lock"):
-        stale.unlink(missing_ok=True)
+def _remove_unusable_locks(data: Path, socket_dir: Path) -> None:
+    """Called with no server of this home running. A lock file whose pid is dead PostgreSQL
+    clears itself, once it has checked that no backend of the old server still uses its
+    shared memory; so those stay. It refuses to start over one whose pid now belongs to
+    another process (pids are reused, quickly in a container), or over one without a pid,
+    which a start killed between creating and writing it leaves: those go (the latter only
+    once it is old enough not to belong to a start still under way)."""
+    for path in (data / "postmaster.pid", socket_dir / f"{SOCKET_NAME}.lock"):
+        lock = _LockFile.read(path)
+        pid_reused = lock is not None and proc.alive(abs(lock.pid))
+        if pid_reused or (lock is None and _age_s(path) > UNWRITTEN_LOCK_AGE_S):
+            path.unlink()
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _socket_dir(home: Home) -> Path:
