@@ -13,7 +13,13 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from sparkify_loader.sqlfiles import schema_tables
+from sparkify_loader.sqlfiles import (
+    BoundList,
+    IdentifierList,
+    bind_chunks,
+    render_sql,
+    schema_tables,
+)
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.home import Home
 from sparkify_local.runtime import processes
@@ -210,7 +216,9 @@ class LocalPipeline:
                         for index, message in enumerate(messages)
                     ],
                 )
-        self.warehouse.session().execute("TRUNCATE " + ", ".join(schema_tables()))
+        self.warehouse.session().execute(
+            render_sql("local/reset_tables.sql", tables=IdentifierList(tuple(schema_tables())))
+        )
 
     def restart_warehouse(self) -> None:
         """Crash and restart the local warehouse (fault tests); our own session reconnects."""
@@ -284,17 +292,16 @@ class LocalPipeline:
 
     def ledger_rows(self, versions: dict[str, str]) -> dict[tuple[str, str], LedgerRow]:
         found: dict[tuple[str, str], LedgerRow] = {}
-        rows = self.warehouse.session().query(
-            # The local warehouse is PostgreSQL: the keys travel as one array parameter.
-            "SELECT key, etag, dataset, status, rows, error, load_id FROM load_ledger"
-            " WHERE bucket = %(bucket)s AND key = ANY(%(keys)s)"
-            # A version recorded missing can be staged later by a re-upload of the same
-            # bytes: the latest row is the version's current state.
-            " ORDER BY staged_at",
-            {"bucket": self.stack.bucket, "keys": list(versions)},
-        )
-        for key, etag, *rest in rows:
-            found[(key, etag)] = LedgerRow(*rest)
+        session = self.warehouse.session()
+        for keys in bind_chunks(list(versions), 1, other_params=1):
+            bound = BoundList("key", keys)
+            rows = session.query(
+                render_sql("cli/ledger_rows.sql", keys=bound),
+                {"bucket": self.stack.bucket, **bound.params},
+            )
+            # Oldest first: a version's latest row is its current state.
+            for key, etag, *rest in rows:
+                found[(key, etag)] = LedgerRow(*rest)
         return found
 
     def dead_letter_depth(self) -> int:
@@ -310,21 +317,13 @@ class LocalPipeline:
 
     def status(self) -> str:
         session = self.warehouse.session()
-        ledger = session.query(
-            "SELECT dataset, status, COUNT(*), COALESCE(SUM(rows), 0) FROM load_ledger"
-            " GROUP BY dataset, status ORDER BY dataset, status"
-        )
-        staged = session.query(
-            "SELECT (SELECT COUNT(*) FROM staging_events), (SELECT COUNT(*) FROM staging_songs)"
-        )[0]
+        ledger = session.query(render_sql("cli/ledger_by_status.sql"))
+        staged = session.query(render_sql("cli/staging_backlog.sql"))[0]
         queue = self.stack.queue_depth(STAGE_QUEUE)
         lines = ["ledger (dataset, status, files, rows):"]
         lines += [f"  {d:<7} {s:<11} {n:>8} {r:>10}" for d, s, n, r in ledger] or ["  (empty)"]
         lines.append(f"staging backlog: {staged[0]} event rows, {staged[1]} song rows")
-        runs = session.query(
-            "SELECT merge_id, started_at, finished_at, status, files, error FROM merge_runs"
-            " ORDER BY started_at DESC LIMIT 5"
-        )
+        runs = session.query(render_sql("cli/last_merges.sql"))
         lines.append("last merges (newest first):" if runs else "no merge has run yet")
         for merge_id, started, finished, status, files, error in runs:
             took = f"{(finished - started).total_seconds():.1f}s" if finished else "running"

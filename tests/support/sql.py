@@ -14,9 +14,11 @@ from sparkify_loader.sqlfiles import (
     BoundRows,
     Fragment,
     Identifier,
+    IdentifierList,
     all_sql_files,
     render_sql,
     render_statements,
+    schema_tables,
     sql_dir_files,
 )
 from sparkify_loader.warehouse.redshift import (
@@ -135,6 +137,14 @@ def real_renderings() -> dict[str, list[str]]:
         rendered["bench/seed_insert.sql"] += old_approach_statements(prefix, source)
         for name in ("bench/seed_tables.sql", "bench/seed_drop.sql"):
             rendered[name] += render_statements(name, prefix=Identifier(prefix))
+
+    # The CLI's own queries (LocalPipeline.ledger_rows, reset).
+    rendered["cli/ledger_rows.sql"].append(
+        render_sql("cli/ledger_rows.sql", keys=BoundList("key", SAMPLE_KEYS))
+    )
+    rendered["local/reset_tables.sql"].append(
+        render_sql("local/reset_tables.sql", tables=IdentifierList(tuple(schema_tables())))
+    )
 
     # Every other file, merge files with the fragments merge_sql gives them, has no other slot.
     # The schema-setup files (run by an admin, statement by statement; README "Deploy").

@@ -24,6 +24,7 @@ NOT_SENT_TO_REDSHIFT = {
     "bench/seed_tables.sql": "local benchmark",
     "bench/seed_insert.sql": "local benchmark",
     "bench/seed_drop.sql": "local benchmark",
+    "local/reset_tables.sql": "local warehouse only: tests and benchmarks start from empty tables",
 }
 # Parts of statements, checked inside every statement that splices them in.
 FRAGMENT_FOLDER = "/fragments/"
