@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tqdm import tqdm
 
@@ -38,6 +38,9 @@ from sparkify_local.sam.template import bucket_notifications, queue_wiring
 
 LANDING_PREFIXES = ("song_data", "log_data")
 UPLOAD_THREADS = 16
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 
 def landing_key(path: Path, folder: Path | None) -> str:
@@ -199,7 +202,9 @@ class LocalPipeline:
         """Empty the landing bucket, the queues and every table: a clean local pipeline."""
         s3, sqs = self.stack.s3, self.stack.sqs
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.stack.bucket):
-            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": obj["Key"]} for obj in page.get("Contents", [])
+            ]
             if keys:
                 s3.delete_objects(Bucket=self.stack.bucket, Delete={"Objects": keys})
         dlq = queue_wiring(self.stack.template, STAGE_QUEUE).dead_letter_logical_id

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -29,6 +29,11 @@ from sparkify_local.sam.template import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import EventType
+    from mypy_boto3_s3.type_defs import QueueConfigurationTypeDef
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+    from mypy_boto3_stepfunctions import SFNClient
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
@@ -78,7 +83,7 @@ class LocalResources:
         )
 
     @cached_property
-    def s3(self) -> Any:
+    def s3(self) -> S3Client:
         # Uploads run in parallel threads; one pooled connection per thread.
         return self._client("s3", Config(max_pool_connections=MAX_POOL_CONNECTIONS))
 
@@ -91,7 +96,7 @@ class LocalResources:
         )
 
     @cached_property
-    def sqs(self) -> Any:
+    def sqs(self) -> SQSClient:
         return self._client("sqs")
 
     @property
@@ -111,7 +116,7 @@ class LocalResources:
         return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.queue_name(logical_id)}"
 
     @cached_property
-    def sfn(self) -> Any:
+    def sfn(self) -> SFNClient:
         return self._client("stepfunctions")
 
     def close(self) -> None:
@@ -157,7 +162,9 @@ class LocalResources:
     def ensure_resources(self) -> None:
         """Create bucket, queues and notifications if missing (idempotent, cheap)."""
         queue = queue_wiring(self.template, STAGE_QUEUE)
-        attributes = {"VisibilityTimeout": str(queue.visibility_timeout_seconds)}
+        attributes: dict[QueueAttributeNameType, str] = {
+            "VisibilityTimeout": str(queue.visibility_timeout_seconds)
+        }
         if queue.dead_letter_logical_id:
             self.sqs.create_queue(QueueName=self.queue_name(queue.dead_letter_logical_id))
             dlq_arn = self.sqs.get_queue_attributes(
@@ -176,28 +183,27 @@ class LocalResources:
         if configured.get("QueueConfigurations"):
             return
         rules = bucket_notifications(self.template, BUCKET_RESOURCE)
-        self.s3.put_bucket_notification_configuration(
-            Bucket=self.bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": self.sqs.get_queue_attributes(
-                            QueueUrl=self.queue_url(rule.queue_logical_id),
-                            AttributeNames=["QueueArn"],
-                        )["Attributes"]["QueueArn"],
-                        "Events": list(rule.events),
-                        "Filter": {
-                            "Key": {
-                                "FilterRules": [
-                                    {"Name": "prefix", "Value": rule.prefix},
-                                    {"Name": "suffix", "Value": rule.suffix},
-                                ]
-                            }
-                        },
+        configurations: list[QueueConfigurationTypeDef] = [
+            {
+                "QueueArn": self.sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url(rule.queue_logical_id),
+                    AttributeNames=["QueueArn"],
+                )["Attributes"]["QueueArn"],
+                # Event names as the template spells them (cfn-lint checks them there).
+                "Events": cast("list[EventType]", list(rule.events)),
+                "Filter": {
+                    "Key": {
+                        "FilterRules": [
+                            {"Name": "prefix", "Value": rule.prefix},
+                            {"Name": "suffix", "Value": rule.suffix},
+                        ]
                     }
-                    for rule in rules
-                ]
-            },
+                },
+            }
+            for rule in rules
+        ]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"QueueConfigurations": configurations}
         )
 
     def function(self, logical_id: str) -> FunctionWiring:
@@ -242,7 +248,7 @@ class QueueDepth:
         return self.waiting == 0 and self.in_flight == 0
 
 
-def queue_depth(sqs: Any, queue_url: str) -> QueueDepth:
+def queue_depth(sqs: SQSClient, queue_url: str) -> QueueDepth:
     attributes = sqs.get_queue_attributes(
         QueueUrl=queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],

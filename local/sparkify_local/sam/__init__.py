@@ -1,1 +1,2 @@
-"""Reading ``template.yaml``: the local runtime's wiring comes from the deployed template."""
+"""Reading ``template.yaml``, in whichever process needs the wiring: the command's (the
+resources, the event source) and the moto server's (the Lambda dispatcher)."""
