@@ -138,6 +138,32 @@ def real_renderings() -> dict[str, list[str]]:
         for name in ("bench/seed_tables.sql", "bench/seed_drop.sql"):
             rendered[name] += render_statements(name, prefix=Identifier(prefix))
 
+    # The benchmark's own statements on its scratch tables (bench.merge, bench.run).
+    for table in ("staging_events", "bench_temp_staging_events"):
+        for name in (
+            "drop_table",
+            "vacuum_analyze",
+            "export_rows",
+            "count_rows",
+            "truncate_table",
+            "copy_from_stdin",
+        ):
+            rendered[f"bench/{name}.sql"].append(
+                render_sql(f"bench/{name}.sql", table=Identifier(table))
+            )
+    for name in ("copy_table", "append_table", "create_temp_like", "create_logged_like"):
+        rendered[f"bench/{name}.sql"].append(
+            render_sql(
+                f"bench/{name}.sql",
+                copy=Identifier(f"{KEPT_STAGING_PREFIX}staging_events"),
+                table=Identifier("staging_events"),
+            )
+        )
+    for setting in ("server_version", "shared_buffers"):
+        rendered["bench/show_setting.sql"].append(
+            render_sql("bench/show_setting.sql", setting=Identifier(setting))
+        )
+
     # The CLI's own queries (LocalPipeline.ledger_rows, reset).
     rendered["cli/ledger_rows.sql"].append(
         render_sql("cli/ledger_rows.sql", keys=BoundList("key", SAMPLE_KEYS))

@@ -24,6 +24,23 @@ NOT_SENT_TO_REDSHIFT = {
     "bench/seed_tables.sql": "local benchmark",
     "bench/seed_insert.sql": "local benchmark",
     "bench/seed_drop.sql": "local benchmark",
+    **{
+        f"bench/{name}.sql": "local benchmark: scratch tables, settling and the raw-COPY reference"
+        for name in (
+            "append_table",
+            "checkpoint",
+            "copy_from_stdin",
+            "copy_table",
+            "count_rows",
+            "create_logged_like",
+            "create_temp_like",
+            "drop_table",
+            "export_rows",
+            "show_setting",
+            "truncate_table",
+            "vacuum_analyze",
+        )
+    },
     "local/reset_tables.sql": "local warehouse only: tests and benchmarks start from empty tables",
 }
 # Parts of statements, checked inside every statement that splices them in.

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sparkify_loader.sqlfiles import Identifier, render_statements
+from sparkify_loader.sqlfiles import Identifier, render_sql, render_statements
 from sparkify_local.bench.scratch import scratch_pipeline
 from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
@@ -101,7 +101,9 @@ def run_merge_bench(
         session, prefix=REBUILD_PREFIX, source=KEPT_STAGING_PREFIX
     )
     for table in STAGING_TABLES:
-        session.execute(f"DROP TABLE IF EXISTS {KEPT_STAGING_PREFIX}{table}")
+        session.execute(
+            render_sql("bench/drop_table.sql", table=Identifier(f"{KEPT_STAGING_PREFIX}{table}"))
+        )
 
     results["merge_to_seed_ratio"] = results["merge_seconds"] / results["seed_merge_seconds"]
     results["incremental_large_to_small_ratio"] = (
@@ -141,8 +143,8 @@ def _settle(session: Any, *tables: str) -> None:
     timed right after the old approach paid for its 1.3M rows of WAL and dirty pages, and for an
     autovacuum of the freshly staged rows (47 s against 30 s standalone, measured)."""
     for table in tables:
-        session.execute(f"VACUUM ANALYZE {table}")
-    session.execute("CHECKPOINT")
+        session.execute(render_sql("bench/vacuum_analyze.sql", table=Identifier(table)))
+    session.execute(render_sql("bench/checkpoint.sql"))
 
 
 def _timed_merge(pipeline: LocalPipeline) -> float:
@@ -161,12 +163,13 @@ def _keep_staging_copy(session: Any, prefix: str, *, create: bool) -> None:
     The copy is vacuumed and analyzed here, untimed: left to autovacuum, its 1.3M fresh rows
     were vacuumed in the background while the timed runs went on, for a table of neither."""
     for table in STAGING_TABLES:
+        copy, source = Identifier(f"{prefix}{table}"), Identifier(table)
         if create:
-            session.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
-            session.execute(f"CREATE TABLE {prefix}{table} AS SELECT * FROM {table}")
+            session.execute(render_sql("bench/drop_table.sql", table=copy))
+            session.execute(render_sql("bench/copy_table.sql", copy=copy, table=source))
         else:
-            session.execute(f"INSERT INTO {prefix}{table} SELECT * FROM {table}")
-        session.execute(f"VACUUM ANALYZE {prefix}{table}")
+            session.execute(render_sql("bench/append_table.sql", copy=copy, table=source))
+        session.execute(render_sql("bench/vacuum_analyze.sql", table=copy))
 
 
 def _old_approach(session: Any, *, prefix: str, source: str) -> float:

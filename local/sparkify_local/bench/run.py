@@ -36,6 +36,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from sparkify_loader.sqlfiles import Identifier, render_sql
 from sparkify_local.bench.scratch import scratch_pipeline
 from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
@@ -381,23 +382,27 @@ def _copy_reference(warehouse_url: str) -> CopyReference:
     rows = size = 0
     seconds = logged_seconds = 0.0
     with psycopg.connect(warehouse_url) as connection:
-        version = str(_scalar(connection, "SHOW server_version"))
-        shared_buffers = str(_scalar(connection, "SHOW shared_buffers"))
+        version = str(_scalar(connection, _bench_sql("show_setting", setting="server_version")))
+        shared_buffers = str(
+            _scalar(connection, _bench_sql("show_setting", setting="shared_buffers"))
+        )
         for table in STAGING_TABLES:
             exported = io.BytesIO()
-            with connection.cursor().copy(f"COPY (SELECT * FROM {table}) TO STDOUT") as copy:
+            with connection.cursor().copy(_bench_sql("export_rows", table=table)) as copy:
                 for block in copy:
                     exported.write(block)
             data = exported.getvalue()
             del exported
-            rows += int(str(_scalar(connection, f"SELECT COUNT(*) FROM {table}")))
+            rows += int(str(_scalar(connection, _bench_sql("count_rows", table=table))))
             size += len(data)
-            connection.execute(f"CREATE TEMP TABLE bench_temp_{table} (LIKE {table})")
-            connection.execute(f"CREATE TABLE bench_logged_{table} (LIKE {table} INCLUDING ALL)")
+            temp, logged = f"bench_temp_{table}", f"bench_logged_{table}"
+            connection.execute(_bench_sql("create_temp_like", copy=temp, table=table))
+            connection.execute(_bench_sql("create_logged_like", copy=logged, table=table))
             connection.commit()
-            seconds += _best_copy(connection, f"bench_temp_{table}", data)
-            logged_seconds += _best_copy(connection, f"bench_logged_{table}", data)
-            connection.execute(f"DROP TABLE bench_temp_{table}, bench_logged_{table}")
+            seconds += _best_copy(connection, temp, data)
+            logged_seconds += _best_copy(connection, logged, data)
+            for scratch in (temp, logged):
+                connection.execute(_bench_sql("drop_table", table=scratch))
             connection.commit()
     return CopyReference(rows, size, seconds, logged_seconds, version, shared_buffers)
 
@@ -407,15 +412,21 @@ def _best_copy(connection: psycopg.Connection, table: str, data: bytes) -> float
     view = memoryview(data)
     best = float("inf")
     for _ in range(COPY_REPEATS):
-        connection.execute(f"TRUNCATE {table}")
+        connection.execute(_bench_sql("truncate_table", table=table))
         connection.commit()
         started = time.perf_counter()
-        with connection.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+        with connection.cursor().copy(_bench_sql("copy_from_stdin", table=table)) as copy:
             for start in range(0, len(view), COPY_CHUNK_BYTES):
                 copy.write(view[start : start + COPY_CHUNK_BYTES])
         connection.commit()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def _bench_sql(name: str, **identifiers: str) -> str:
+    """A statement of sql/bench/, its slots our own table and setting names."""
+    slots = {slot: Identifier(value) for slot, value in identifiers.items()}
+    return render_sql(f"bench/{name}.sql", **slots)
 
 
 def _scalar(connection: psycopg.Connection, statement: str) -> object:

@@ -1,0 +1,3 @@
+-- The reference: a raw COPY of the exported rows.
+-- Local benchmark only (PostgreSQL).
+COPY {table} FROM STDIN;

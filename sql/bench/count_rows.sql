@@ -1,0 +1,3 @@
+-- Counts a table's rows.
+-- Local benchmark only.
+SELECT COUNT(*) FROM {table};

@@ -1,0 +1,3 @@
+-- A logged table defined like a staging table, indexes included: what the stage path writes.
+-- Local benchmark only (PostgreSQL).
+CREATE TABLE {copy} (LIKE {table} INCLUDING ALL);

@@ -1,0 +1,3 @@
+-- One server setting, reported beside the figures.
+-- Local benchmark only (PostgreSQL).
+SHOW {setting};
