@@ -153,9 +153,17 @@ class DoubleConnection:
         # If the COPY transaction is rolled back, the COPY ID is not updated."
         self.last_copy_id = -1
         self.committed_copy_id = -1
+        self._transaction_started: datetime | None = None
 
     def cursor(self) -> DoubleCursor:
         return DoubleCursor(self)
+
+    def transaction_started(self) -> datetime:
+        """When the open transaction began: its first statement (the driver begins one
+        implicitly when autocommit is off)."""
+        if self._transaction_started is None:
+            self._transaction_started = self.server.tick()
+        return self._transaction_started
 
     def commit(self) -> None:
         fault = self.server.take_fault("COMMIT")
@@ -177,6 +185,7 @@ class DoubleConnection:
         self._reset()
 
     def _reset(self) -> None:
+        self._transaction_started = None
         self.aborted = False
         self.pending_ledger = []
         self.pending_rows = {}
@@ -235,9 +244,9 @@ class DoubleCursor:
             self._rows = [(1,)]
         elif text.startswith("LOCK "):
             self.rowcount = 0
-        elif text == "SELECT GETDATE()":
-            # AWS-DG GETDATE: "the start date or time of the current statement".
-            self._rows = [(self.server.tick(),)]
+        elif text == "SELECT SYSDATE":
+            # AWS-DG SYSDATE: "the date and time … at the start of the current transaction".
+            self._rows = [(self.connection.transaction_started(),)]
         elif text.startswith("SELECT COUNT(*) FROM stl_load_commits WHERE 1 = 0"):
             self._rows = [(0,)]
         elif text.startswith("SELECT key, etag FROM load_ledger"):
