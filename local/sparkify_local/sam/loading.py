@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cfnlint.decode.cfn_yaml import CfnParseError
-from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
 
 class LoadedTemplate(dict[str, Any]):
@@ -36,6 +34,11 @@ def load_template(path: Path) -> dict[str, Any]:
     Raises ``ValueError`` if the file is not valid template YAML or not a template (no
     ``Resources`` mapping).
     """
+    # Imported here, not at the top: cfn-lint takes 2 s and 60 MB to import, and every function
+    # worker imports this package for the wiring it is handed, not to read the template.
+    from cfnlint.decode.cfn_yaml import CfnParseError
+    from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
+
     path = Path(path).resolve()
     try:
         content = load_cfn_yaml(str(path))
