@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from sparkify_loader.merge_steps import LeaseResult
 from sparkify_local.pipeline import LocalPipeline
 from tests.support.documents import event, lines, song, write
+from tests.support.raw_files import count_raw
 
 
 def test_a_file_outside_the_landing_prefixes_is_named_with_why_it_was_skipped(
@@ -47,3 +51,36 @@ def test_a_reload_of_loaded_files_stages_no_rows_and_says_so(
     assert again.ok, again.render()
     assert sum(again.rows.values()) == 0 and again.loaded_before == 2
     assert "rows staged: 0 (2 file(s) were loaded before: not staged again)" in again.render()
+
+
+@pytest.mark.slow  # two merges: about 27 s here
+def test_a_reload_of_merged_files_stages_no_rows_and_the_merge_agrees(
+    pipeline: LocalPipeline, tmp_path: Path
+) -> None:
+    # Given a log file of three events and two song files, loaded and merged
+    events = lines(event(), event(ts=2), event(ts=3))
+    write(tmp_path / "log_data" / "2018-11-01-events.json", events)
+    write(tmp_path / "song_data" / "A" / "TRONE.json", json.dumps(song()))
+    write(tmp_path / "song_data" / "B" / "TRTWO.json", json.dumps(song(song_id="SOTWO")))
+    raw = count_raw(tmp_path)
+    first = pipeline.load([tmp_path], progress=False)
+    assert first.rows == {"events": raw.events, "songs": raw.song_files}, first.render()
+    assert pipeline.merge().ok
+
+    # When the same files are loaded again, and a merge follows
+    again = pipeline.load([tmp_path], progress=False)
+    merge = pipeline.merge()
+
+    # Then this load staged no rows, saying the files were loaded (and merged) before ...
+    files = raw.log_files + raw.song_files
+    assert again.ok, again.render()
+    assert dict(again.statuses) == {"merged": files}
+    assert sum(again.rows.values()) == 0 and again.loaded_before == files
+    assert (
+        f"rows staged: 0 ({files} file(s) were loaded before: not staged again)" in again.render()
+    )
+    # ... and the merge agrees: nothing was staged, so it takes no lease
+    assert merge.ok, merge.render()
+    assert merge.result("Lease", LeaseResult) == LeaseResult(
+        acquired=False, reason="nothing staged", files=0, loads=0
+    )
