@@ -11,9 +11,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import psycopg
 import pytest
+from botocore.exceptions import BotoCoreError, ClientError
 
 COMMAND_TIMEOUT_S = 300
 # The CLI must find everything from SPARKIFY_HOME and the template: nothing may leak in from the
@@ -98,6 +101,53 @@ def program_runs_for(home: Path, program: str) -> bool:
 def holds_messages(home: Path) -> bool:
     """Whether a drain holds stage messages now (it records their receipt handles in the home)."""
     return any((home / "held-messages" / "StageQueue").glob("*.json"))
+
+
+def home_aws(home: Path, service: str) -> Any:
+    """A client of the home's own moto server (the port its state file records); None while the
+    server is not recorded as answering yet."""
+    try:
+        port = json.loads((home / "services.json").read_text())["moto"]["port"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return None
+    return boto3.client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def uploads_files(home: Path) -> bool:
+    """Whether an upload is under way: the home's bucket holds objects, and no drain holds stage
+    messages yet (call it while the bucket is known to be empty before the upload)."""
+    s3 = home_aws(home, "s3")
+    if s3 is None or holds_messages(home):
+        return False
+    try:
+        buckets = s3.list_buckets()["Buckets"]
+        return any(
+            s3.list_objects_v2(Bucket=bucket["Name"], MaxKeys=1)["KeyCount"] for bucket in buckets
+        )
+    except (BotoCoreError, ClientError):
+        return False  # the stack is still being set up
+
+
+def merge_runs(home: Path) -> bool:
+    """Whether a merge execution runs on the home's moto (its state machine is under way)."""
+    sfn = home_aws(home, "stepfunctions")
+    if sfn is None:
+        return False
+    try:
+        return any(
+            sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
+                "executions"
+            ]
+            for machine in sfn.list_state_machines()["stateMachines"]
+        )
+    except (BotoCoreError, ClientError):
+        return False
 
 
 @pytest.fixture
