@@ -123,6 +123,7 @@ def test_down_of_a_home_never_started_exits_0(homes: Callable[[str], Path]) -> N
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # two first starts at once: 56 s measured on this machine
 def test_two_homes_run_side_by_side(homes: Callable[[str], Path], tmp_path: Path) -> None:
     # Given two homes and two different datasets
     datasets = {}
