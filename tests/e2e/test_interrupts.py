@@ -65,7 +65,7 @@ def _timed_load(home: Path, data: Path) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.slow  # five interrupted loads and two whole ones: about 2 min here
+@pytest.mark.slow  # five interrupted loads and two whole ones: 70 s to 2 min here
 def test_an_interrupted_load_stops_at_once_and_the_next_one_does_not_wait(
     homes: Callable[[str], Path], datasets: tuple[Path, Path]
 ) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from sparkify_loader.merge_steps import LeaseResult
 from sparkify_local.pipeline import LocalPipeline
 from tests.support.documents import event, lines, song, write
@@ -53,7 +51,6 @@ def test_a_reload_of_loaded_files_stages_no_rows_and_says_so(
     assert "rows staged: 0 (2 file(s) were loaded before: not staged again)" in again.render()
 
 
-@pytest.mark.slow  # two merges: about 27 s here
 def test_a_reload_of_merged_files_stages_no_rows_and_the_merge_agrees(
     pipeline: LocalPipeline, tmp_path: Path
 ) -> None:
