@@ -24,10 +24,13 @@ from tests.support.raw_files import RawCounts
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     home = Home(tmp_path_factory.mktemp("sparkify-home"))
-    pipeline = LocalPipeline.start(home)
-    yield pipeline
-    pipeline.close()
-    processes.down(home)
+    try:
+        pipeline = LocalPipeline.start(home)
+        yield pipeline
+        pipeline.close()
+    finally:
+        # Also when the start failed: the moto server it started would outlive the session.
+        processes.down(home)
 
 
 @pytest.fixture
