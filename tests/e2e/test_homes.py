@@ -4,6 +4,8 @@ processes (also ones it never recorded), and a damaged state file is named, not 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,6 +74,39 @@ def test_down_stops_processes_its_state_file_does_not_name(homes: Callable[[str]
     assert down.returncode == 0, down.stderr
     assert "moto server" in down.stdout and "PostgreSQL" in down.stdout, down.stdout
     assert processes_referencing(home) == []
+
+
+def _process_marked_with(home: Path) -> subprocess.Popen[bytes]:
+    """A process carrying the marker the runtime gives every process it starts for ``home``."""
+    return subprocess.Popen(
+        ["sleep", "300"],
+        env={**os.environ, "SPARKIFY_PROCESS_HOME": str(home)},
+        start_new_session=True,
+    )
+
+
+def test_down_stops_the_processes_of_homes_nested_inside_it(homes: Callable[[str], Path]) -> None:
+    # Given a process of a home nested inside this one (as `sparkify bench` runs its scratch
+    # homes at <home>/bench*), killed before it could stop it, and one of a sibling home whose
+    # path merely starts with the same text
+    home = homes("outer")
+    nested = _process_marked_with(home / "bench-e2e")
+    sibling = _process_marked_with(home.with_name(home.name + "-sibling"))
+    try:
+        # When the outer home's status is asked for, then it is brought down
+        status = run_cli(home, "status")
+        down = run_cli(home, "down")
+
+        # Then both name the nested home's process and down stops it; the sibling's runs on
+        assert f"sleep (pid {nested.pid})" in status.stdout, status.stdout
+        assert down.returncode == 0, down.stderr
+        assert f"sleep (pid {nested.pid})" in down.stdout, down.stdout
+        assert nested.wait(timeout=COMMAND_TIMEOUT_S) is not None
+        assert sibling.poll() is None
+    finally:
+        for process in (nested, sibling):
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.parametrize("damage", ["{not json", "[1, 2]"])

@@ -47,6 +47,16 @@ def info(pid: int) -> ProcessInfo | None:
     return ProcessInfo(pid=pid, parent=int(fields[1]), start_ticks=int(fields[19]), command=command)
 
 
+def environment(pid: int) -> dict[str, str]:
+    """The environment ``pid`` was started with (empty once it is gone or not ours to read)."""
+    try:
+        raw = (_PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (entry.decode(errors="replace").partition("=") for entry in raw.split(b"\0") if entry)
+    return {name: value for name, _, value in pairs}
+
+
 def is_same_process(pid: int, start_ticks: int) -> bool:
     """Whether ``pid`` still is the process that started at ``start_ticks``."""
     current = info(pid)
@@ -58,11 +68,11 @@ def alive(pid: int) -> bool:
 
 
 def processes_of(home_root: Path) -> list[ProcessInfo]:
-    """Every live process of the home (marked, or a descendant of a marked one), oldest first.
+    """Every live process of the home (marked with the home or with a home nested inside it, or a
+    descendant of a marked one), oldest first.
 
     The calling process and its ancestors are left out: a command never stops itself.
     """
-    marker = f"{HOME_MARKER}={home_root}".encode()
     everyone: dict[int, ProcessInfo] = {}
     marked: set[int] = set()
     for entry in _PROC.iterdir():
@@ -72,9 +82,9 @@ def processes_of(home_root: Path) -> list[ProcessInfo]:
         if process is None:
             continue
         everyone[process.pid] = process
-        with contextlib.suppress(OSError):
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                marked.add(process.pid)
+        marked_home = environment(process.pid).get(HOME_MARKER)
+        if marked_home is not None and _is_within(Path(marked_home), home_root):
+            marked.add(process.pid)
     children: dict[int, list[int]] = {}
     for process in everyone.values():
         children.setdefault(process.parent, []).append(process.pid)
@@ -87,6 +97,13 @@ def processes_of(home_root: Path) -> list[ProcessInfo]:
             pending += children.get(pid, [])
     found -= _self_and_ancestors(everyone)
     return sorted((everyone[pid] for pid in found), key=lambda p: (p.start_ticks, p.pid))
+
+
+def _is_within(marked_home: Path, home_root: Path) -> bool:
+    """Whether a process marked with ``marked_home`` belongs to ``home_root``: the home itself or a
+    home nested inside it (the scratch homes `sparkify bench` runs at ``<home>/bench*``), compared
+    by path parts so that ``<home>-other`` is not taken for ``<home>``."""
+    return marked_home == home_root or home_root in marked_home.parents
 
 
 def _self_and_ancestors(everyone: dict[int, ProcessInfo]) -> set[int]:

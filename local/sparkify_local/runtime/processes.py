@@ -28,6 +28,10 @@ from sparkify_local.runtime import postgres, proc
 MOTO_MODULE = "sparkify_local.runtime.moto_process.server"
 MOTO_START_TIMEOUT_S = 30.0
 MOTO_STOP_TIMEOUT_S = 10.0
+# How long a live moto server of this home may take to answer before `ensure_up` replaces it:
+# one busy serving a large load of another command answers late, but it is not dead.
+MOTO_BUSY_PATIENCE_S = 30.0
+_MOTO_RETRY_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def ensure_up(home: Home) -> Endpoints:
     """Make sure both services of this home run; return how to reach them."""
     with home.locked():
         state = home.read_state()
-        moto = _answering_moto(home, state.get("moto", {}))
+        moto = _answering_moto(home, state.get("moto", {}), MOTO_BUSY_PATIENCE_S)
         # A killed start can leave a moto server nobody recorded, or one that never answered.
         _stop_motos(home, keep=moto["pid"] if moto else None)
         if moto is None:
@@ -120,13 +124,31 @@ def _locked_if_present(home: Home) -> Iterator[None]:
         yield
 
 
-def _answering_moto(home: Home, recorded: dict[str, Any]) -> dict[str, Any] | None:
+def _answering_moto(
+    home: Home, recorded: dict[str, Any], patience_s: float = 0.0
+) -> dict[str, Any] | None:
     """The recorded moto server if it is this home's and answers; its port could belong to
-    another home's server by now, so the pid has to be ours as well."""
+    another home's server by now, so the pid has to be ours, with the start time recorded.
+
+    A live server of ours may be slow to answer while it serves another command (a large load
+    keeps it busy for seconds); it gets ``patience_s`` to answer before it counts as hung.
+    """
     pid, port = recorded.get("pid"), recorded.get("port")
     process = proc.info(pid) if isinstance(pid, int) else None
-    if process is None or not _is_moto_of(process, home) or not _moto_answers(port):
+    if (
+        process is None
+        or not isinstance(port, int)
+        or not _is_moto_of(process, home)
+        or recorded.get("start_ticks") != process.start_ticks
+    ):
         return None
+    deadline = time.monotonic() + patience_s
+    while not _moto_answers(port):
+        if time.monotonic() >= deadline or not proc.is_same_process(
+            process.pid, process.start_ticks
+        ):
+            return None
+        time.sleep(_MOTO_RETRY_S)
     return recorded
 
 
@@ -142,10 +164,12 @@ def _is_moto_of(process: proc.ProcessInfo, home: Home) -> bool:
 
 
 def _stop_motos(home: Home, keep: int | None) -> None:
+    # Only this very home's: the motos of homes nested inside it (bench scratch homes) are
+    # theirs to keep or replace.
     others = [
         process.pid
         for process in proc.processes_of(home.root)
-        if _is_moto(process) and process.pid != keep
+        if _is_moto_of(process, home) and process.pid != keep
     ]
     proc.stop(others, signal.SIGTERM, MOTO_STOP_TIMEOUT_S)
 
@@ -208,13 +232,14 @@ def _start_moto(home: Home, state: dict[str, Any]) -> dict[str, Any]:
             start_new_session=True,  # outlives this command, immune to its Ctrl-C
         )
     # Recorded before it answers, so a command killed from here on leaves a known server.
-    state["moto"] = {"pid": process.pid}
+    start_ticks = started.start_ticks if (started := proc.info(process.pid)) else None
+    state["moto"] = {"pid": process.pid, "start_ticks": start_ticks}
     home.write_state(state)
     deadline = time.monotonic() + MOTO_START_TIMEOUT_S
     while True:
         port = _written_port(port_file)
         if port is not None and _moto_answers(port):
-            return {"pid": process.pid, "port": port}
+            return {"pid": process.pid, "port": port, "start_ticks": start_ticks}
         if process.poll() is not None or time.monotonic() > deadline:
             proc.stop([process.pid])
             raise RuntimeError(f"moto server did not start; see {log_path}")
