@@ -116,8 +116,10 @@ class LoadSummary:
             lines += [f"  {key}" for key in self.not_in_ledger]
         if self.dead_letters:
             lines.append(f"dead-letter queue holds {self.dead_letters} message(s)")
-        for error in self.drain.function_errors:
-            lines.append(f"stage function error (its messages were retried): {error}")
+        # One line per kind of error: a worker's death fails every batch its pool was running.
+        for error, times in Counter(self.drain.function_errors).items():
+            repeated = f" ({times} invocations)" if times > 1 else ""
+            lines.append(f"stage function error{repeated} (its messages were retried): {error}")
         return "\n".join(lines)
 
 

@@ -75,3 +75,60 @@ def test_a_new_home_killed_at_every_stage_of_its_first_load_recovers_exactly(
     # process, no function worker of any of the killed commands
     assert run_cli(home, "down").returncode == 0
     assert processes_referencing(home) == []
+
+
+@pytest.mark.slow
+def test_a_command_killed_alone_during_initdb_does_not_leave_two_initdbs_on_one_folder(
+    homes: Callable[[str], Path], sample_dir: Path, sample_counts: RawCounts
+) -> None:
+    # Given a new home whose first load is killed alone (not its process group, as `kill -9
+    # <pid>` does) while initdb runs: initdb runs on by itself
+    home = homes("killed-alone")
+    load = start_cli(home, "load", str(sample_dir))
+    wait_for(partial(program_runs_for, home, "initdb"), load, MOMENT_TIMEOUT_S)
+    os.kill(load.pid, signal.SIGKILL)
+    load.communicate()
+    assert program_runs_for(home, "initdb")
+
+    # When the same data is loaded again
+    result = run_cli(home, "load", str(sample_dir))
+
+    # Then the orphaned initdb was stopped, not raced, and the tables are exactly the raw files'
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not program_runs_for(home, "initdb")
+    files = sample_counts.log_files + sample_counts.song_files
+    query = partial(warehouse_query, home)
+    assert_star_matches_raw(query, [sample_dir])
+    assert query("SELECT status, COUNT(*) FROM load_ledger GROUP BY status") == [("merged", files)]
+
+
+def _function_workers(home: Path) -> list[int]:
+    return [
+        int(line.split(":", 1)[0])
+        for line in processes_referencing(home)
+        if "multiprocessing" in line and "spawn_main" in line
+    ]
+
+
+@pytest.mark.slow
+def test_a_function_worker_killed_while_staging_fails_only_its_invocation(
+    homes: Callable[[str], Path], sample_dir: Path, sample_counts: RawCounts
+) -> None:
+    # Given a home whose load is staging with its function workers
+    home = homes("worker-killed")
+    load = start_cli(home, "load", str(sample_dir))
+    wait_for(lambda: holds_messages(home) and bool(_function_workers(home)), load, MOMENT_TIMEOUT_S)
+
+    # When one of its workers dies for real (as an out-of-memory kill would end it)
+    os.kill(_function_workers(home)[0], signal.SIGKILL)
+    stdout, stderr = load.communicate(timeout=MOMENT_TIMEOUT_S * 2)
+
+    # Then the load finishes without a traceback, says at most once that a worker died, and the
+    # tables are exactly the raw files': the batches the worker's pool ran were staged again
+    assert load.returncode == 0, stdout + stderr
+    assert "Traceback" not in stderr, stderr
+    assert len([line for line in stdout.splitlines() if "died" in line]) <= 1, stdout
+    files = sample_counts.log_files + sample_counts.song_files
+    query = partial(warehouse_query, home)
+    assert_star_matches_raw(query, [sample_dir])
+    assert query("SELECT status, COUNT(*) FROM load_ledger GROUP BY status") == [("merged", files)]

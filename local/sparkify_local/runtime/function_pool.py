@@ -18,6 +18,7 @@ import time
 import traceback
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
@@ -32,6 +33,8 @@ _function_name = ""
 _timeout_ms = 0
 PARENT_CHECK_S = 0.5
 WORKER_STOP_TIMEOUT_S = 5.0
+# What Lambda reports when a function's runtime process exits during an invocation.
+WORKER_DIED = "Runtime.ExitError"
 
 
 @dataclass
@@ -148,52 +151,87 @@ class FunctionPool:
     ) -> None:
         self._name = wiring.logical_id
         self._faults = faults
+        self._concurrency = concurrency
+        self._initargs = (
+            os.getpid(),
+            environment,
+            str(wiring.code_uri),
+            wiring.module_name,
+            wiring.function_name,
+            str(log_path),
+            wiring.logical_id,
+            wiring.timeout_seconds * 1000,
+        )
         self._context = _WorkerContext()
-        self._executor = ProcessPoolExecutor(
-            max_workers=concurrency,
+        self._executor = self._new_executor()
+        # Set from the executor's own thread when a worker died; replaced on the next invoke.
+        self._broken: ProcessPoolExecutor | None = None
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._concurrency,
             mp_context=self._context,
             initializer=_cold_start,
-            initargs=(
-                os.getpid(),
-                environment,
-                str(wiring.code_uri),
-                wiring.module_name,
-                wiring.function_name,
-                str(log_path),
-                wiring.logical_id,
-                wiring.timeout_seconds * 1000,
-            ),
+            initargs=self._initargs,
         )
 
     def invoke(self, event: dict[str, Any]) -> Future[dict[str, Any]]:
-        """Run the handler in a warm environment; the result is Lambda's view of the call."""
-        if self._faults is None:
-            return self._executor.submit(_invoke, event)
+        """Run the handler in a warm environment; the result is Lambda's view of the call.
+
+        A worker that dies (killed, out of memory) fails the invocations it and its pool were
+        running, as Lambda reports a runtime that exited; the next invocation gets fresh
+        environments, as Lambda starts new ones.
+        """
         outcome: Future[dict[str, Any]] = Future()
-        died_before = self._faults.take(self._name, event, "before")
-        if died_before:
-            outcome.set_result(died_before)
+        if self._faults is not None and (died := self._faults.take(self._name, event, "before")):
+            outcome.set_result(died)
             return outcome
+        if self._broken is self._executor:
+            self._replace_executor()
+        try:
+            handled = self._executor.submit(_invoke, event)
+        except BrokenProcessPool:  # it broke before its own thread could say so
+            self._replace_executor()
+            handled = self._executor.submit(_invoke, event)
+        executor = self._executor
 
         def report(handled: Future[dict[str, Any]]) -> None:
             if handled.cancelled():
                 outcome.cancel()
                 return
-            if (error := handled.exception()) is not None:
-                outcome.set_exception(error)  # e.g. BrokenProcessPool: the worker died
+            if isinstance(error := handled.exception(), BrokenProcessPool):
+                self._broken = executor
+                outcome.set_result(self._worker_died(error))
+                return
+            if error is not None:
+                outcome.set_exception(error)
                 return
             result = handled.result()
-            if "errorType" not in result:
-                result = self._faults.take(self._name, event, "after") or result  # type: ignore[union-attr]
+            if self._faults is not None and "errorType" not in result:
+                result = self._faults.take(self._name, event, "after") or result
             outcome.set_result(result)
 
-        self._executor.submit(_invoke, event).add_done_callback(report)
+        handled.add_done_callback(report)
         return outcome
+
+    def _worker_died(self, error: BrokenProcessPool) -> dict[str, Any]:
+        return {
+            "errorType": WORKER_DIED,
+            "errorMessage": f"a worker process of {self._name} died ({error})",
+        }
+
+    def _replace_executor(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._stop_workers()
+        self._executor = self._new_executor()
 
     def close(self) -> None:
         """Stop every environment now. An invocation still running is abandoned, as when
         Lambda's runtime goes away; handing its messages back is the event source's part."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._stop_workers()
+
+    def _stop_workers(self) -> None:
         for worker in self._context.workers:
             worker.terminate()
         deadline = time.monotonic() + WORKER_STOP_TIMEOUT_S

