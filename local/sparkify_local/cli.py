@@ -177,12 +177,14 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
+    import psycopg
+
     from sparkify_local.pipeline import LocalPipeline
 
     pipeline = LocalPipeline.start(Home.from_env())
     try:
         columns, rows = pipeline.query(args.query)
-    except Exception as error:  # report the warehouse's own message, not a traceback
+    except psycopg.Error as error:  # the warehouse's own message, not a traceback
         print(f"query failed: {error}", file=sys.stderr)
         return 1
     if args.csv:

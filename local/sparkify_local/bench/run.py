@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -183,9 +184,12 @@ def _copy_ms_total(log: Path, offset: int) -> float:
         for line in lines:
             if b'"CopyDurationMs"' not in line:
                 continue
-            with suppress(ValueError, TypeError):
+            try:
                 value = json.loads(line).get("CopyDurationMs", 0)
                 total += sum(value) if isinstance(value, list) else float(value)
+            except (ValueError, TypeError) as error:
+                # A line cut by a killed worker: say so, since the figure then reads low.
+                print(f"warning: unreadable metrics line in {log.name}: {error}", file=sys.stderr)
     return total
 
 
