@@ -8,7 +8,16 @@ from collections import defaultdict
 from datetime import datetime
 
 from sparkify_loader.datasets import DATASETS
-from sparkify_loader.merge import BATCH_PLAYS, CLAIMED_LOADS, SONG_MATCH, UPSERTS, merge_sql
+from sparkify_loader.merge import (
+    BATCH_PLAYS,
+    CLAIMED_LOADS,
+    IS_PLAY,
+    KNOWN_SONGS,
+    PUBLISHES,
+    SONG_MATCH,
+    WORK_TABLES,
+    merge_sql,
+)
 from sparkify_loader.sqlfiles import (
     BoundList,
     BoundRows,
@@ -46,17 +55,11 @@ FRAGMENTS = (
     CLAIMED_LOADS,
     SONG_MATCH,
     BATCH_PLAYS,
+    IS_PLAY,
+    KNOWN_SONGS,
     FAIL_ON_FIRST_BAD_ROW,
     DIAGNOSE_WITHOUT_LOADING,
 )
-# The merge's batch tables: one per upsert, and the two it builds for the fact and the rematch.
-BATCH_TABLES = (
-    *(upsert.batch_table for upsert in UPSERTS.values()),
-    "plays_batch",
-    "rematch_batch",
-)
-
-
 def _fragment(fragment: Fragment) -> list[str]:
     return [render_sql(fragment.file, **fragment.slots)]
 
@@ -67,26 +70,22 @@ def real_renderings() -> dict[str, list[str]]:
     for fragment in FRAGMENTS:
         rendered[fragment.file] += _fragment(fragment)
 
-    # Merge: identifier slots from the upserts and batch tables (Merge._upsert, _build_batch).
-    for upsert in UPSERTS.values():
-        rendered["merge/count_batch.sql"].append(
-            merge_sql("merge/count_batch.sql", batch_table=upsert.batch_table)
-        )
-        rendered["merge/count_matched.sql"].append(
+    # Merge: identifier slots from the published tables and the work tables (Merge._write,
+    # _publish_table, _clear_work, lease).
+    for publish in PUBLISHES.values():
+        rendered["merge/publish/count_matched.sql"].append(
             merge_sql(
-                "merge/count_matched.sql",
-                batch_table=upsert.batch_table,
-                target=upsert.target,
-                key=upsert.key,
+                "merge/publish/count_matched.sql",
+                work_table=publish.work_table,
+                target=publish.target,
+                key=publish.key,
             )
         )
-    for batch_table in BATCH_TABLES:
-        rendered["merge/drop_batch_table.sql"].append(
-            merge_sql("merge/drop_batch_table.sql", batch_table=batch_table)
-        )
-        rendered["merge/analyze_table.sql"].append(
-            merge_sql("merge/analyze_table.sql", table=batch_table)
-        )
+    for work_table in WORK_TABLES:
+        for name in ("analyze", "clear", "clear_others"):
+            rendered[f"merge/work/{name}.sql"].append(
+                merge_sql(f"merge/work/{name}.sql", work_table=work_table)
+            )
 
     # Stage: bound keys and ledger rows (stage._versions_in_ledger, stage._record_ledger).
     rendered["stage/find_loaded_versions.sql"].append(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sparkify_loader.merge import QualityCheckFailedError
+from sparkify_loader.merge import AuditFailedError
 from sparkify_loader.merge_steps import LeaseResult
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +22,8 @@ SAMPLE_STATE_INPUT: dict[str, Any] = {
         ).model_dump(mode="json")
     },
     "error": {
-        "Error": QualityCheckFailedError.__name__,
-        "Cause": "quality checks failed: duplicate_users=1",
+        "Error": AuditFailedError.__name__,
+        "Cause": "audit failed, nothing published: duplicate_users=1",
     },
 }
 SAMPLE_CONTEXT: dict[str, Any] = {

@@ -28,16 +28,17 @@ from sparkify_loader import stage as stage_module
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.events import ParsedBatch
 from sparkify_loader.merge_steps import (
+    AuditResult,
     CaughtError,
     DryRunReport,
     FailureResult,
     FinalizeResult,
     LeaseResult,
     MergeStep,
-    QualityResult,
-    RematchResult,
-    UpsertResult,
-    UpsertTable,
+    PublishResult,
+    TablePublished,
+    WorkSet,
+    WriteResult,
 )
 from sparkify_loader.observability import MetricName
 from sparkify_loader.warehouse import FileLoad
@@ -153,21 +154,25 @@ class _FakeMerge:
         return LeaseResult(acquired=True, merge_id="m", files=1, loads=1)
 
     def dry_run(self) -> DryRunReport:
-        return DryRunReport(
-            files=0, loads=0, tables=[], rematch=RematchResult(rematched=0), checks={}
+        return DryRunReport(files=0, loads=0, writes=[], checks={}, publish=None)
+
+    def write(self, table: WorkSet, merge_id: str) -> WriteResult:
+        return WriteResult(table=table, rows={f"work_{table}": 2})
+
+    def audit(self, merge_id: str) -> AuditResult:
+        return AuditResult(checks={})
+
+    def publish(self, merge_id: str) -> PublishResult:
+        return PublishResult(
+            tables=[TablePublished(table="users", inserted=1, updated=1)],
+            rematched=1,
+            files_merged=1,
+            latency_max_s=1.0,
+            latency_min_s=1.0,
         )
 
-    def upsert(self, table: UpsertTable, merge_id: str) -> UpsertResult:
-        return UpsertResult(table=table, rows=2, inserted=1, updated=1)
-
-    def rematch(self, merge_id: str) -> RematchResult:
-        return RematchResult(rematched=1)
-
-    def quality(self, merge_id: str) -> QualityResult:
-        return QualityResult(checks={})
-
     def finalize(self, merge_id: str) -> FinalizeResult:
-        return FinalizeResult(files_merged=1, latency_max_s=1.0, latency_avg_s=1.0)
+        return FinalizeResult(work_rows_removed=2)
 
     def fail(self, merge_id: str | None, error: CaughtError) -> FailureResult:
         return FailureResult(
@@ -271,24 +276,27 @@ def test_dashboard_and_alarm_metrics_have_the_dimensions_the_code_emits(
     assert never_emitted == set(), sorted(never_emitted, key=str)
 
 
-def test_rows_and_durations_are_shown_for_every_table_the_merge_upserts(
+def test_durations_are_shown_for_every_write_step_and_rows_for_the_publish(
     template: dict[str, Any], dashboard: dict[str, Any]
 ) -> None:
-    # Given the tables the state machine upserts
+    # Given the work tables the state machine writes
     payloads = task_payloads(merge_definition(template)).values()
-    tables = {payload["table"] for payload in payloads if payload["step"] == "upsert"}
+    tables = {payload["table"] for payload in payloads if payload["step"] == "write"}
 
-    # When reading which tables the dashboard shows per metric
+    # When reading which tables the dashboard shows per metric, and under which steps
     shown: dict[str, set[str]] = {}
+    steps: dict[str, set[str]] = {}
     for _, name, dimensions in _dashboard_metrics(dashboard):
         table = dict(dimensions).get("Table")
         if table is not None:
             shown.setdefault(name, set()).add(table)
+        steps.setdefault(name, set()).add(dict(dimensions).get("Step", ""))
 
-    # Then inserted, updated and step duration are there for each of them
-    assert tables == {"users", "songs", "artists", "time", "songplays"}
-    for name in (MetricName.ROWS_INSERTED, MetricName.ROWS_UPDATED, MetricName.STEP_DURATION_MS):
-        assert shown.get(str(name)) == tables, name
+    # Then each write step's duration is there, and the rows the one publish changed
+    assert tables == {"users", "songs", "artists", "songplays"}
+    assert shown.get(str(MetricName.STEP_DURATION_MS)) == tables
+    for name in (MetricName.ROWS_INSERTED, MetricName.ROWS_UPDATED):
+        assert steps.get(str(name)) == {"publish"}, name
 
 
 def test_dashboard_shows_the_aws_metrics_of_this_stack(dashboard: dict[str, Any]) -> None:

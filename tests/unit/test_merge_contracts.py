@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 import sparkify_loader
 from sparkify_loader.merge_steps import (
     STEP_RESULT,
+    AuditResult,
     DryRunReport,
     FailureResult,
     FinalizeResult,
@@ -28,10 +29,10 @@ from sparkify_loader.merge_steps import (
     MergeStep,
     MergeStepInput,
     MergeStepResult,
-    QualityResult,
-    RematchResult,
+    PublishResult,
     StepResult,
-    UpsertResult,
+    TablePublished,
+    WriteResult,
 )
 from sparkify_loader.warehouse.errors import (
     SerializationConflict,
@@ -159,8 +160,8 @@ NO_METRICS_WARNING = "ignore:No application metrics to publish"
 @pytest.mark.parametrize(
     ("event", "field"),
     [
-        ({"step": "upsert", "table": "users"}, "merge_id"),
-        ({"step": "upsert", "table": "playlists", "merge_id": "m1"}, "table"),
+        ({"step": "write", "table": "users"}, "merge_id"),
+        ({"step": "write", "table": "playlists", "merge_id": "m1"}, "table"),
         ({"step": "finalize", "merge_id": ""}, "merge_id"),
         ({"step": "fail", "merge_id": "m1", "error": "boom"}, "error"),
         ({"step": "fail", "merge_id": "m1", "error": {"Cause": "boom"}}, "Error"),
@@ -242,21 +243,32 @@ def test_every_path_the_asl_reads_from_a_result_is_a_field_of_its_model(
     assert ["$", "lease", "result", "acquired"] in into_results
 
 
+PUBLISHED = PublishResult(
+    tables=[
+        TablePublished(table="users", inserted=1, updated=1),
+        TablePublished(table="songplays", inserted=3, updated=0),
+    ],
+    rematched=2,
+    files_merged=3,
+    latency_max_s=2.5,
+    latency_min_s=1.25,
+)
 RESULTS: list[StepResult] = [
     LeaseResult(acquired=True, merge_id="m1", files=3, loads=2),
     LeaseResult(acquired=False, reason="nothing staged", files=0, loads=0),
-    UpsertResult(table="users", rows=5, inserted=4, updated=1),
-    RematchResult(rematched=0, reason="no new songs"),
-    QualityResult(checks={"duplicate_users": 0}),
-    FinalizeResult(files_merged=3, latency_max_s=1.5, latency_avg_s=1.0),
+    WriteResult(table="songplays", rows={"work_songplays": 3, "work_time": 2, "work_rematch": 0}),
+    AuditResult(checks={"duplicate_work_users": 0}),
+    PUBLISHED,
+    FinalizeResult(work_rows_removed=7),
     FailureResult(merge_id="m1", released=True, error="X: y", error_type="X"),
     DryRunReport(
         files=1,
         loads=1,
-        tables=[UpsertResult(table="songplays", rows=1, inserted=1, updated=0)],
-        rematch=RematchResult(rematched=0),
-        checks={"duplicate_users": 0},
+        writes=[WriteResult(table="users", rows={"work_users": 1})],
+        checks={"duplicate_work_users": 0},
+        publish=PUBLISHED,
     ),
+    DryRunReport(files=1, loads=1, writes=[], checks={"plays_without_user": 2}, publish=None),
 ]
 
 
@@ -288,34 +300,33 @@ def test_the_merge_outcome_reads_as_the_cli_prints_it() -> None:
             ("IsDryRun", None),
             ("Lease", LeaseResult(acquired=True, merge_id="m1", files=3, loads=2)),
             (
-                "Dimensions",
+                "Write",
                 (
-                    UpsertResult(table="users", rows=2, inserted=1, updated=1),
-                    UpsertResult(table="time", rows=3, inserted=3, updated=0),
+                    WriteResult(table="users", rows={"work_users": 2}),
+                    WriteResult(table="songplays", rows={"work_songplays": 3, "work_time": 3}),
                 ),
             ),
-            ("Songplays", UpsertResult(table="songplays", rows=3, inserted=3, updated=0)),
-            ("Rematch", RematchResult(rematched=0, reason="no new songs")),
-            ("QualityChecks", QualityResult(checks={"unique_users": 0, "orphan_plays": 0})),
-            ("Finalize", FinalizeResult(files_merged=3, latency_max_s=2.5, latency_avg_s=1.0)),
+            ("Audit", AuditResult(checks={"duplicate_work_users": 0, "plays_without_user": 0})),
+            ("Publish", PUBLISHED),
+            ("Finalize", FinalizeResult(work_rows_removed=8)),
         ],
     )
 
     # When rendered, and when its results are looked up by kind
     rendered = outcome.render()
-    upserts = {result.table: result.inserted for result in outcome.results(UpsertResult)}
+    published = {table.table: table.inserted for table in outcome.results(PublishResult)[0].tables}
 
     # Then each state that ran a step has its one line, and branches count like any state
     assert rendered.splitlines() == [
         "merge execution run-1: SUCCEEDED",
         "  Lease          claimed 3 files in 2 loads",
-        "  Dimensions     users: 1 inserted, 1 updated; time: 3 inserted, 0 updated",
-        "  Songplays      songplays: 3 inserted, 0 updated",
-        "  Rematch        rematched 0 earlier plays (no new songs)",
-        "  QualityChecks  checks passed: orphan_plays, unique_users",
-        "  Finalize       3 files merged, latency max 2.5s",
+        "  Write          work_users: 2 rows; work_songplays: 3 rows, work_time: 3 rows",
+        "  Audit          2 checks passed",
+        "  Publish        3 files published (users: 1 inserted, 1 updated; songplays: 3 inserted,"
+        " 0 updated; rematched 2 earlier plays), latency max 2.5s",
+        "  Finalize       8 work rows removed",
     ]
-    assert upserts == {"users": 1, "time": 3, "songplays": 3}
+    assert published == {"users": 1, "songplays": 3}
     assert outcome.result("Lease", LeaseResult).merge_id == "m1"
 
 

@@ -74,10 +74,10 @@ def test_a_rendered_file_has_no_brace_or_comment_left(name: str) -> None:
 
 
 def test_a_slot_in_the_file_without_a_value_fails_naming_file_and_slot() -> None:
-    # Given a file with a {batch_table} slot
+    # Given a file with a {work_table} slot
     # When it is rendered without that slot / Then it fails naming both
-    with pytest.raises(SqlTemplateError, match=r"merge/count_batch\.sql: .*batch_table"):
-        render_sql("merge/count_batch.sql")
+    with pytest.raises(SqlTemplateError, match=r"merge/work/clear\.sql: .*work_table"):
+        render_sql("merge/work/clear.sql")
 
 
 def test_a_misspelt_slot_fails_instead_of_reaching_the_warehouse(
@@ -130,8 +130,8 @@ def test_a_literal_with_a_backslash_never_reaches_the_copy() -> None:
 def test_a_value_that_is_not_a_slot_kind_is_refused() -> None:
     # Given a plain string where a typed slot value belongs (its kind would be a guess)
     # When it is rendered / Then it is refused, naming the slot
-    with pytest.raises(SqlTemplateError, match="slot table got a str"):
-        render_sql("merge/analyze_table.sql", table="users")  # type: ignore[arg-type]
+    with pytest.raises(SqlTemplateError, match="slot work_table got a str"):
+        render_sql("merge/work/analyze.sql", work_table="work_users")  # type: ignore[arg-type]
 
 
 def test_bound_values_never_reach_the_text() -> None:
@@ -154,11 +154,12 @@ def test_a_fragment_is_rendered_with_its_own_slots() -> None:
     batch_plays = RENDERINGS["merge/fragments/batch_plays.sql"][0]
 
     # When a file using it is rendered
-    statement = RENDERINGS["merge/plays_batch.sql"][0]
+    statement = RENDERINGS["merge/work/songplays.sql"][0]
 
-    # Then the fragment is there whole, its own fragment included, comments of neither
-    assert statement == f"CREATE TEMP TABLE plays_batch AS\n{batch_plays}"
-    assert "FROM load_ledger\nWHERE merge_id = %(merge_id)s" in statement
+    # Then the fragment is there whole, its own fragments included, comments of none
+    assert f"FROM ({batch_plays}) AS p" in statement
+    assert "FROM load_ledger\nWHERE merge_id = CAST(%(merge_id)s AS VARCHAR(32))" in statement
+    assert "e.page = 'NextSong'" in statement and "--" not in statement
 
 
 def test_a_fragment_must_be_part_of_one_statement(sql_tree: Callable[[str], str]) -> None:

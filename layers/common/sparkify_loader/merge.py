@@ -1,12 +1,15 @@
-"""Staging -> star schema, one Step Functions state per function here.
+"""Staging -> star schema as write, audit, publish: one Step Functions state per step here.
 
-Every step is an idempotent upsert computed from the staging rows of the loads the merge
-claimed; staging rows are only removed by ``finalize``. So a run that dies after any step and
-is run again ends in the same tables as an uninterrupted run.
+Write steps build the batch's de-duplicated rows once into work tables keyed by the merge
+(``work_*``, real tables: they outlive each step's session); the audit checks them before
+anything is visible; publish changes all five tables, the ledger and staging in one
+transaction, so analysts see all of a batch or none of it. Write steps replace their own work
+rows and publish is atomic, so a run that dies after any step and is run again ends in the same
+tables as an uninterrupted run.
 
 One merge at a time: ``lease`` locks ``merge_lease`` and takes a row in it (under SNAPSHOT and
-SERIALIZABLE alike); each later step renews it, and stops (LeaseLostError) if it expired and
-another merge took over.
+SERIALIZABLE alike); each later step checks or renews it, and stops (LeaseLostError) if it
+expired and another merge took over.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.merge_steps import (
+    AuditResult,
+    AuditStep,
     CaughtError,
     CheckCounts,
     DryRunReport,
@@ -34,14 +39,14 @@ from sparkify_loader.merge_steps import (
     LeaseResult,
     LeaseStep,
     MergeStepInput,
-    QualityResult,
-    QualityStep,
-    RematchResult,
-    RematchStep,
+    PublishedTable,
+    PublishResult,
+    PublishStep,
     StepResult,
-    UpsertResult,
-    UpsertStep,
-    UpsertTable,
+    TablePublished,
+    WorkSet,
+    WriteResult,
+    WriteStep,
 )
 from sparkify_loader.observability import MetricName, logger
 from sparkify_loader.sqlfiles import Fragment, Identifier, Slot, render_sql, sql_dir_files
@@ -55,45 +60,64 @@ class LeaseLostError(RuntimeError):
     """This merge's lease expired and may belong to another merge now: stop, change nothing."""
 
 
-class QualityCheckFailedError(RuntimeError):
-    """A quality check found a problem: the run fails and the loads stay staged."""
+class AuditFailedError(RuntimeError):
+    """An audit check found a problem in the work tables: nothing is published, the loads stay
+    staged, and the message names each failed check with its row count."""
 
 
 @dataclass(frozen=True)
-class Upsert:
-    """One MERGE: its de-duplicated batch table and the target's key."""
+class Publish:
+    """One published table: the work table it comes from and the key both share."""
 
-    target: UpsertTable
-    batch_table: str
+    target: PublishedTable
+    work_table: str
     key: str
 
 
-UPSERTS: dict[UpsertTable, Upsert] = {
-    "users": Upsert("users", "users_batch", "user_id"),
-    "songs": Upsert("songs", "songs_batch", "song_id"),
-    "artists": Upsert("artists", "artists_batch", "artist_id"),
-    "time": Upsert("time", "time_batch", "start_time"),
-    "songplays": Upsert("songplays", "songplays_batch", "songplay_id"),
+PUBLISHES: dict[PublishedTable, Publish] = {
+    "users": Publish("users", "work_users", "user_id"),
+    "songs": Publish("songs", "work_songs", "song_id"),
+    "artists": Publish("artists", "work_artists", "artist_id"),
+    "time": Publish("time", "work_time", "start_time"),
+    "songplays": Publish("songplays", "work_songplays", "songplay_id"),
 }
-DIMENSIONS: tuple[UpsertTable, ...] = ("users", "songs", "artists", "time")
+# Each write step's work tables, in the order it writes them (time and rematch read the plays).
+WRITES: dict[WorkSet, tuple[str, ...]] = {
+    "users": ("users",),
+    "songs": ("songs",),
+    "artists": ("artists",),
+    "songplays": ("songplays", "time", "rematch"),
+}
+WORK_TABLES: tuple[str, ...] = tuple(
+    f"work_{table}" for tables in WRITES.values() for table in tables
+)
+# Dimensions first (plays reference them), then the fact and the earlier plays' new songs.
+PUBLISH_ORDER: tuple[PublishedTable, ...] = ("users", "songs", "artists", "time", "songplays")
 
 CLAIMED_LOADS = Fragment("merge/fragments/claimed_loads.sql")
 SONG_MATCH = Fragment("merge/fragments/song_match.sql")
-BATCH_PLAYS = Fragment("merge/fragments/batch_plays.sql", {"claimed_loads": CLAIMED_LOADS})
+IS_PLAY = Fragment("merge/fragments/is_play.sql")
+KNOWN_SONGS = Fragment("merge/fragments/known_songs.sql")
+BATCH_PLAYS = Fragment(
+    "merge/fragments/batch_plays.sql", {"claimed_loads": CLAIMED_LOADS, "is_play": IS_PLAY}
+)
 # The fragments each merge file splices in (sql/merge/fragments); a file not listed has none.
 MERGE_FRAGMENTS: dict[str, dict[str, Slot]] = {
-    "merge/artists_batch.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/count_claimed_songs.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/finalize/delete_staging_events.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/finalize/delete_staging_songs.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/plays_batch.sql": {"batch_plays": BATCH_PLAYS},
-    "merge/quality/duplicate_artists.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/quality/duplicate_songs.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/rematch_batch.sql": {"song_match": SONG_MATCH, "claimed_loads": CLAIMED_LOADS},
-    "merge/songplays_batch.sql": {"song_match": SONG_MATCH},
-    "merge/songs_batch.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/time_batch.sql": {"batch_plays": BATCH_PLAYS},
-    "merge/users_batch.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/work/users.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/work/songs.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/work/artists.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/work/songplays.sql": {
+        "batch_plays": BATCH_PLAYS,
+        "known_songs": KNOWN_SONGS,
+        "song_match": SONG_MATCH,
+    },
+    "merge/work/rematch.sql": {"known_songs": KNOWN_SONGS, "song_match": SONG_MATCH},
+    "merge/audit/staged_plays_not_written.sql": {
+        "claimed_loads": CLAIMED_LOADS,
+        "is_play": IS_PLAY,
+    },
+    "merge/publish/delete_staging_events.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/publish/delete_staging_songs.sql": {"claimed_loads": CLAIMED_LOADS},
 }
 
 
@@ -106,6 +130,11 @@ def merge_sql(name: str, **tables: str) -> str:
     column names (``tables``) in its other slots."""
     identifiers = {slot: Identifier(table) for slot, table in tables.items()}
     return render_sql(name, **MERGE_FRAGMENTS.get(name, {}), **identifiers)
+
+
+def _seconds_since(now: datetime, then: datetime | None) -> float | None:
+    # In Python, to the millisecond: EXTRACT(EPOCH) of a TIMESTAMP is whole seconds on Redshift.
+    return None if then is None else round((now - then) / timedelta(milliseconds=1) / 1000, 3)
 
 
 class Merge:
@@ -146,6 +175,10 @@ class Merge:
             self._session.execute(merge_sql("merge/lease/take.sql"), params)
             self._session.execute(merge_sql("merge/lease/claim_loads.sql"), params)
             self._session.execute(merge_sql("merge/lease/run_started.sql"), params)
+            for work_table in WORK_TABLES:
+                self._session.execute(
+                    merge_sql("merge/work/clear_others.sql", work_table=work_table), params
+                )
         for table in ("events", "songs"):
             self._session.execute(merge_sql(f"merge/analyze_staging_{table}.sql"))
         logger.info("merge lease taken", extra={"merge_id": merge_id, "files": files})
@@ -169,104 +202,134 @@ class Merge:
                 raise LeaseLostError(f"merge {merge_id} no longer holds the lease")
             yield
 
-    # -- upserts -------------------------------------------------------------------------------
+    # -- write ---------------------------------------------------------------------------------
 
-    def upsert(self, table: UpsertTable, merge_id: str) -> UpsertResult:
-        """MERGE one table from its de-duplicated batch; report inserted and updated rows."""
-        # Dimensions run side by side: they only check the lease, the later steps renew it.
-        with self._leased_transaction(merge_id, renew=table not in DIMENSIONS):
-            return self._upsert(UPSERTS[table], merge_id)
+    def write(self, table: WorkSet, merge_id: str) -> WriteResult:
+        """Write one part of the batch into its work tables, replacing what an earlier attempt
+        of this step wrote. Parallel branches run it: it checks the lease, never renews it."""
+        with self._leased_transaction(merge_id, renew=False):
+            return self._write(table, merge_id)
 
-    def _upsert(self, upsert: Upsert, merge_id: str) -> UpsertResult:
+    def _write(self, table: WorkSet, merge_id: str) -> WriteResult:
         params = {"merge_id": merge_id}
-        # The fact's batch joins the plays twice (plays, song candidates): build them once.
-        if upsert.target == "songplays":
-            self._build_batch("plays_batch", merge_id)
-        self._build_batch(upsert.batch_table, merge_id)
-        (rows,) = self._session.query(
-            merge_sql("merge/count_batch.sql", batch_table=upsert.batch_table)
-        )[0]
-        (matched,) = self._session.query(
-            merge_sql(
-                "merge/count_matched.sql",
-                batch_table=upsert.batch_table,
-                target=upsert.target,
-                key=upsert.key,
-            )
-        )[0]
-        self._session.execute(merge_sql(f"merge/{upsert.target}.sql"), params)
-        return UpsertResult(
-            table=upsert.target, rows=rows, inserted=rows - matched, updated=matched
-        )
+        if table == "songplays":
+            self._analyze("work_songs")
+        rows: dict[str, int] = {}
+        for part in WRITES[table]:
+            work_table = f"work_{part}"
+            self._session.execute(merge_sql("merge/work/clear.sql", work_table=work_table), params)
+            rows[work_table] = self._session.execute(merge_sql(f"merge/work/{part}.sql"), params)
+            self._analyze(work_table)
+        return WriteResult(table=table, rows=rows)
 
-    def _build_batch(self, batch_table: str, merge_id: str) -> None:
-        """(Re)create one temp batch table from its SQL file, with fresh statistics."""
-        self._session.execute(merge_sql("merge/drop_batch_table.sql", batch_table=batch_table))
-        self._session.execute(merge_sql(f"merge/{batch_table}.sql"), {"merge_id": merge_id})
-        self._session.execute(merge_sql("merge/analyze_table.sql", table=batch_table))
+    def _analyze(self, work_table: str) -> None:
+        self._session.execute(merge_sql("merge/work/analyze.sql", work_table=work_table))
 
-    def rematch(self, merge_id: str) -> RematchResult:
-        """Match earlier song-less plays against this merge's songs."""
+    # -- audit ---------------------------------------------------------------------------------
+
+    def audit(self, merge_id: str) -> AuditResult:
+        """Run every check in sql/merge/audit; any non-zero count fails the run, publishing
+        nothing."""
         with self._leased_transaction(merge_id):
-            return self._rematch(merge_id)
-
-    def _rematch(self, merge_id: str) -> RematchResult:
-        params = {"merge_id": merge_id}
-        (new_songs,) = self._session.query(merge_sql("merge/count_claimed_songs.sql"), params)[0]
-        if new_songs == 0:
-            return RematchResult(rematched=0, reason="no new songs")
-        self._build_batch("rematch_batch", merge_id)
-        rematched = self._session.execute(merge_sql("merge/rematch.sql"), params)
-        return RematchResult(rematched=rematched)
-
-    # -- checks and the end --------------------------------------------------------------------
-
-    def quality(self, merge_id: str) -> QualityResult:
-        """Run every check in sql/merge/quality; any non-zero count fails the run."""
-        with self._leased_transaction(merge_id):
-            checks = self._quality(merge_id)
+            checks = self._audit(merge_id)
         failed = {name: count for name, count in checks.items() if count}
         if failed:
-            raise QualityCheckFailedError(
-                "quality checks failed: " + ", ".join(f"{n}={c}" for n, c in sorted(failed.items()))
+            raise AuditFailedError(
+                "audit failed, nothing published: "
+                + ", ".join(f"{name}={count}" for name, count in sorted(failed.items()))
             )
-        return QualityResult(checks=checks)
+        return AuditResult(checks=checks)
 
-    def _quality(self, merge_id: str) -> CheckCounts:
-        self._build_batch("plays_batch", merge_id)
+    def _audit(self, merge_id: str) -> CheckCounts:
         return {
             name.removesuffix(".sql"): self._session.query(
-                merge_sql(f"merge/quality/{name}"), {"merge_id": merge_id}
+                merge_sql(f"merge/audit/{name}"), {"merge_id": merge_id}
             )[0][0]
-            for name in sql_dir_files("merge/quality")
+            for name in sql_dir_files("merge/audit")
         }
 
-    def finalize(self, merge_id: str) -> FinalizeResult:
-        """Remove the merged staging rows, mark the files merged, close the run, free the lease."""
+    # -- publish -------------------------------------------------------------------------------
+
+    def publish(self, merge_id: str) -> PublishResult:
+        """Make the audited batch visible in one transaction and close the run."""
+        if self._already_published(merge_id):
+            return PublishResult(
+                tables=[], rematched=0, files_merged=0, latency_max_s=None, latency_min_s=None
+            )
         with self._leased_transaction(merge_id):
             # The stage's table order (sql/stage/lock_ledger.sql): ledger before staging tables.
             self._session.execute(render_sql("stage/lock_ledger.sql"))
-            now = self._now()
-            params = {"merge_id": merge_id, "now": now, "status": "succeeded", "error": None}
-            files, oldest, average = self._session.query(
-                merge_sql("merge/finalize/latency.sql"), params
-            )[0]
-            self._session.execute(merge_sql("merge/finalize/delete_staging_events.sql"), params)
-            self._session.execute(merge_sql("merge/finalize/delete_staging_songs.sql"), params)
-            merged = self._session.execute(merge_sql("merge/finalize/mark_merged.sql"), params)
-            self._session.execute(merge_sql("merge/finalize/run_finished.sql"), params)
+            result = self._publish(merge_id)
+            params = {"merge_id": merge_id, "now": self._now(), "status": "succeeded"}
+            self._session.execute(
+                merge_sql("merge/finalize/run_finished.sql"), {**params, "error": None}
+            )
+            # Published: the next merge may start (only this merge's work rows are left).
             self._session.execute(merge_sql("merge/lease/release.sql"), params)
         for table in ("staging_events", "staging_songs"):
             self._session.reclaim_space(table)
-        epoch_now = (now - datetime(1970, 1, 1)).total_seconds()
-        return FinalizeResult(
+        return result
+
+    def _already_published(self, merge_id: str) -> bool:
+        # A retry after a publish that committed but whose reply was lost (Lambda timeout).
+        status = self._session.query(
+            merge_sql("merge/publish/run_status.sql"), {"merge_id": merge_id}
+        )
+        return bool(status) and status[0][0] == "succeeded"
+
+    def _publish(self, merge_id: str) -> PublishResult:
+        now = self._now()
+        params = {"merge_id": merge_id, "now": now}
+        files, oldest, newest = self._session.query(merge_sql("merge/publish/latency.sql"), params)[
+            0
+        ]
+        tables = [self._publish_table(PUBLISHES[table], params) for table in PUBLISH_ORDER]
+        rematched = self._session.execute(merge_sql("merge/publish/rematch.sql"), params)
+        self._session.execute(merge_sql("merge/publish/delete_staging_events.sql"), params)
+        self._session.execute(merge_sql("merge/publish/delete_staging_songs.sql"), params)
+        merged = self._session.execute(merge_sql("merge/publish/mark_merged.sql"), params)
+        return PublishResult(
+            tables=tables,
+            rematched=rematched,
             files_merged=merged,
-            latency_max_s=round(epoch_now - float(oldest), 3) if files else None,
-            latency_avg_s=round(epoch_now - float(average), 3) if files else None,
+            latency_max_s=_seconds_since(now, oldest) if files else None,
+            latency_min_s=_seconds_since(now, newest) if files else None,
+        )
+
+    def _publish_table(self, publish: Publish, params: dict[str, object]) -> TablePublished:
+        (matched,) = self._session.query(
+            merge_sql(
+                "merge/publish/count_matched.sql",
+                work_table=publish.work_table,
+                target=publish.target,
+                key=publish.key,
+            ),
+            params,
+        )[0]
+        changed = self._session.execute(merge_sql(f"merge/publish/{publish.target}.sql"), params)
+        return TablePublished(table=publish.target, inserted=changed - matched, updated=matched)
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def finalize(self, merge_id: str) -> FinalizeResult:
+        """Remove the published merge's work rows (the lease is already free: only rows keyed
+        by this merge are touched)."""
+        params = {"merge_id": merge_id}
+        with self._session.transaction():
+            removed = self._clear_work(params)
+        for work_table in WORK_TABLES:
+            self._session.reclaim_space(work_table)
+        return FinalizeResult(work_rows_removed=removed)
+
+    def _clear_work(self, params: dict[str, object]) -> int:
+        return sum(
+            self._session.execute(merge_sql("merge/work/clear.sql", work_table=table), params)
+            for table in WORK_TABLES
         )
 
     def fail(self, merge_id: str | None, error: CaughtError) -> FailureResult:
-        """Record the failure and free the lease; the loads stay staged for the next run."""
+        """Record the failure, drop its work rows and free the lease; nothing was published,
+        the loads stay staged for the next run."""
         described = error.one_line()
         if merge_id:
             params = {
@@ -278,6 +341,7 @@ class Merge:
             with self._session.transaction():
                 self._session.execute(merge_sql("merge/finalize/run_finished.sql"), params)
                 self._session.execute(merge_sql("merge/lease/release.sql"), params)
+                self._clear_work(params)
         logger.error("merge failed", extra={"merge_id": merge_id, "error": described})
         return FailureResult(
             merge_id=merge_id, released=bool(merge_id), error=described, error_type=error.name
@@ -291,15 +355,17 @@ class Merge:
                 merge_id = "dryrun" + uuid.uuid4().hex[:26]
                 params = {"merge_id": merge_id}
                 self._session.execute(merge_sql("merge/lease/claim_loads.sql"), params)
+                writes = [self._write(table, merge_id) for table in ("users", "songs", "artists")]
+                writes.append(self._write("songplays", merge_id))
+                checks = self._audit(merge_id)
+                # Other merges' work rows (a crashed run's) are not this dry run's concern.
+                checks.pop("foreign_work_rows")
                 report = DryRunReport(
                     files=files,
                     loads=loads,
-                    tables=[
-                        self._upsert(UPSERTS[table], merge_id)
-                        for table in (*DIMENSIONS, "songplays")
-                    ],
-                    rematch=self._rematch(merge_id),
-                    checks=self._quality(merge_id),
+                    writes=writes,
+                    checks=checks,
+                    publish=None if any(checks.values()) else self._publish(merge_id),
                 )
                 raise _RollBack
         except _RollBack:
@@ -323,7 +389,7 @@ def run_merge_step(
     started = time.perf_counter()
     result = _run_step(merge, step)
     add_dimension("Step", step.step)
-    if isinstance(step, UpsertStep):
+    if isinstance(step, WriteStep):
         add_dimension("Table", step.table)
     add_metric(
         name=MetricName.STEP_DURATION_MS,
@@ -348,12 +414,12 @@ def _run_step(merge: Merge, step: MergeStepInput) -> StepResult:
             return merge.lease(step.execution)
         case DryRunStep():
             return merge.dry_run()
-        case UpsertStep():
-            return merge.upsert(step.table, step.merge_id)
-        case RematchStep():
-            return merge.rematch(step.merge_id)
-        case QualityStep():
-            return merge.quality(step.merge_id)
+        case WriteStep():
+            return merge.write(step.table, step.merge_id)
+        case AuditStep():
+            return merge.audit(step.merge_id)
+        case PublishStep():
+            return merge.publish(step.merge_id)
         case FinalizeStep():
             return merge.finalize(step.merge_id)
         case FailStep():
@@ -363,14 +429,20 @@ def _run_step(merge: Merge, step: MergeStepInput) -> StepResult:
 
 def _emit_step_metrics(result: StepResult, add_metric: Callable[..., None]) -> None:
     match result:
-        case UpsertResult():
-            add_metric(name=MetricName.ROWS_INSERTED, unit=MetricUnit.Count, value=result.inserted)
-            add_metric(name=MetricName.ROWS_UPDATED, unit=MetricUnit.Count, value=result.updated)
-        case RematchResult():
+        case PublishResult():
+            add_metric(
+                name=MetricName.ROWS_INSERTED,
+                unit=MetricUnit.Count,
+                value=sum(table.inserted for table in result.tables),
+            )
+            add_metric(
+                name=MetricName.ROWS_UPDATED,
+                unit=MetricUnit.Count,
+                value=sum(table.updated for table in result.tables),
+            )
             add_metric(
                 name=MetricName.PLAYS_REMATCHED, unit=MetricUnit.Count, value=result.rematched
             )
-        case FinalizeResult():
             add_metric(
                 name=MetricName.FILES_MERGED, unit=MetricUnit.Count, value=result.files_merged
             )
@@ -382,5 +454,5 @@ def _emit_step_metrics(result: StepResult, add_metric: Callable[..., None]) -> N
                 )
         case FailureResult():
             add_metric(name=MetricName.MERGE_FAILED, unit=MetricUnit.Count, value=1)
-            if result.error_type == QualityCheckFailedError.__name__:
+            if result.error_type == AuditFailedError.__name__:
                 add_metric(name=MetricName.QUALITY_CHECK_FAILURES, unit=MetricUnit.Count, value=1)

@@ -25,11 +25,14 @@ from pydantic import (
     model_validator,
 )
 
-# Every table the merge upserts (the merge function knows each one's batch table and key).
-UpsertTable = Literal["users", "songs", "artists", "time", "songplays"]
+# Every table the merge publishes (the merge function knows each one's work table and key).
+PublishedTable = Literal["users", "songs", "artists", "time", "songplays"]
+# What one write step builds: a dimension's work table, or the plays with their time rows and
+# the earlier plays whose song changes (they need the batch's songs written first).
+WorkSet = Literal["users", "songs", "artists", "songplays"]
 # merge_lease.merge_id and friends are VARCHAR(32).
 MergeId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
-# A quality check's name (its file in sql/merge/quality) -> rows that break it.
+# An audit check's name (its file in sql/merge/audit) -> rows that break it.
 CheckCounts = dict[str, int]
 
 
@@ -54,23 +57,32 @@ class DryRunStep(_Contract):
     step: Literal["dry_run"] = "dry_run"
 
 
-class UpsertStep(_Contract):
-    step: Literal["upsert"] = "upsert"
-    table: UpsertTable
+class WriteStep(_Contract):
+    """Write one part of the batch into its work tables (nothing visible to analysts)."""
+
+    step: Literal["write"] = "write"
+    table: WorkSet
     merge_id: MergeId
 
 
-class RematchStep(_Contract):
-    step: Literal["rematch"] = "rematch"
+class AuditStep(_Contract):
+    """Check the work tables; any failed check stops the run before anything is published."""
+
+    step: Literal["audit"] = "audit"
     merge_id: MergeId
 
 
-class QualityStep(_Contract):
-    step: Literal["quality"] = "quality"
+class PublishStep(_Contract):
+    """Publish the audited batch in one transaction: all five tables, the rematch, the ledger
+    status and the staging cleanup."""
+
+    step: Literal["publish"] = "publish"
     merge_id: MergeId
 
 
 class FinalizeStep(_Contract):
+    """Remove the published merge's work rows."""
+
     step: Literal["finalize"] = "finalize"
     merge_id: MergeId
 
@@ -95,7 +107,7 @@ class FailStep(_Contract):
 
 
 MergeStepInput = (
-    LeaseStep | DryRunStep | UpsertStep | RematchStep | QualityStep | FinalizeStep | FailStep
+    LeaseStep | DryRunStep | WriteStep | AuditStep | PublishStep | FinalizeStep | FailStep
 )
 
 
@@ -135,10 +147,27 @@ class LeaseResult(StepResult):
         return f"no merge: {self.reason}"
 
 
-class UpsertResult(StepResult):
-    step: Literal["upsert"] = "upsert"
-    table: UpsertTable
-    rows: int  # de-duplicated rows in the batch
+class WriteResult(StepResult):
+    step: Literal["write"] = "write"
+    table: WorkSet
+    rows: dict[str, int]  # work table -> rows this merge wrote into it
+
+    def describe(self) -> str:
+        return ", ".join(f"{table}: {rows} rows" for table, rows in self.rows.items())
+
+
+class AuditResult(StepResult):
+    step: Literal["audit"] = "audit"
+    checks: CheckCounts
+
+    def describe(self) -> str:
+        return f"{len(self.checks)} checks passed"
+
+
+class TablePublished(_Contract):
+    """What publishing did to one table."""
+
+    table: PublishedTable
     inserted: int
     updated: int
 
@@ -146,36 +175,31 @@ class UpsertResult(StepResult):
         return f"{self.table}: {self.inserted} inserted, {self.updated} updated"
 
 
-class RematchResult(StepResult):
-    step: Literal["rematch"] = "rematch"
-    table: Literal["songplays"] = "songplays"
-    rematched: int
-    reason: str | None = None  # why nothing was tried
+class PublishResult(StepResult):
+    step: Literal["publish"] = "publish"
+    tables: list[TablePublished]
+    rematched: int  # earlier plays whose song changed (matched, re-matched or un-matched)
+    files_merged: int
+    # Seconds from the oldest (newest) published file's S3 event to the publish; None when no
+    # file had an event time.
+    latency_max_s: float | None
+    latency_min_s: float | None
 
     def describe(self) -> str:
-        because = f" ({self.reason})" if self.reason else ""
-        return f"rematched {self.rematched} earlier plays{because}"
-
-
-class QualityResult(StepResult):
-    step: Literal["quality"] = "quality"
-    checks: CheckCounts
-
-    def describe(self) -> str:
-        return "checks passed: " + ", ".join(sorted(self.checks))
+        tables = "; ".join(table.describe() for table in self.tables)
+        latency = f", latency max {self.latency_max_s}s" if self.latency_max_s is not None else ""
+        return (
+            f"{self.files_merged} files published ({tables}; rematched {self.rematched} "
+            f"earlier plays){latency}"
+        )
 
 
 class FinalizeResult(StepResult):
     step: Literal["finalize"] = "finalize"
-    files_merged: int
-    # Seconds from the oldest (average) merged file's staging to now; None when none merged.
-    latency_max_s: float | None
-    latency_avg_s: float | None
+    work_rows_removed: int
 
     def describe(self) -> str:
-        if self.latency_max_s is None:
-            return f"{self.files_merged} files merged"
-        return f"{self.files_merged} files merged, latency max {self.latency_max_s}s"
+        return f"{self.work_rows_removed} work rows removed"
 
 
 class FailureResult(StepResult):
@@ -194,27 +218,25 @@ class DryRunReport(StepResult):
     dry_run: Literal[True] = True
     files: int
     loads: int
-    tables: list[UpsertResult]
-    rematch: RematchResult
+    writes: list[WriteResult]
     checks: CheckCounts
+    publish: PublishResult | None  # None when a check failed: nothing would be published
 
     def describe(self) -> str:
         if not self.files:
             return "dry run: nothing staged, nothing would change"
-        tables = "; ".join(table.describe() for table in self.tables)
         failed = [name for name, count in self.checks.items() if count]
-        checks = f"checks would FAIL: {', '.join(failed)}" if failed else "checks would pass"
-        return (
-            f"dry run over {self.files} staged files: {tables}; {self.rematch.describe()}; {checks}"
-        )
+        if failed or self.publish is None:
+            return f"dry run over {self.files} staged files: audit would FAIL: {', '.join(failed)}"
+        return f"dry run over {self.files} staged files: {self.publish.describe()}; audit passes"
 
 
 MergeStepResult = (
     LeaseResult
     | DryRunReport
-    | UpsertResult
-    | RematchResult
-    | QualityResult
+    | WriteResult
+    | AuditResult
+    | PublishResult
     | FinalizeResult
     | FailureResult
 )

@@ -1,7 +1,9 @@
 -- Fragment: the merge's plays, one per natural key (session, item in session, user), the newest
 -- load's version winning. songplay_id is md5 of that key, so a reload never adds a row.
 SELECT songplay_id, start_time, user_id, level, session_id, location, user_agent,
-       item_in_session, song_title, artist_name, song_length
+       item_in_session, song_title, artist_name, song_length,
+       -- How many staged events the play stands for: the audit's proof that none was lost.
+       events
 FROM (
     SELECT MD5(CAST(e.session_id AS VARCHAR) || '|' || CAST(e.item_in_session AS VARCHAR)
                || '|' || COALESCE(CAST(e.user_id AS VARCHAR), '')) AS songplay_id,
@@ -11,12 +13,10 @@ FROM (
            ROW_NUMBER() OVER (
                PARTITION BY e.session_id, e.item_in_session, e.user_id
                ORDER BY l.staged_at DESC, e.ts DESC
-           ) AS recency
+           ) AS recency,
+           COUNT(*) OVER (PARTITION BY e.session_id, e.item_in_session, e.user_id) AS events
     FROM staging_events AS e
     JOIN ({claimed_loads}) AS l ON l.load_id = e.load_id
-    WHERE e.page = 'NextSong'
-      AND e.ts IS NOT NULL
-      AND e.session_id IS NOT NULL
-      AND e.item_in_session IS NOT NULL
+    WHERE {is_play}
 ) AS ranked
 WHERE recency = 1

@@ -1,8 +1,0 @@
--- Upsert artists by artist_id from the de-duplicated batch.
-MERGE INTO artists
-USING artists_batch AS b
-ON artists.artist_id = b.artist_id
-WHEN MATCHED THEN UPDATE SET
-    name = b.name, location = b.location, latitude = b.latitude, longitude = b.longitude
-WHEN NOT MATCHED THEN INSERT (artist_id, name, location, latitude, longitude)
-    VALUES (b.artist_id, b.name, b.location, b.latitude, b.longitude);

@@ -1,9 +1,0 @@
--- Upsert songs by song_id from the de-duplicated batch.
-MERGE INTO songs
-USING songs_batch AS b
-ON songs.song_id = b.song_id
-WHEN MATCHED THEN UPDATE SET
-    title = b.title, artist_id = b.artist_id, artist_name = b.artist_name,
-    year = b.year, duration = b.duration
-WHEN NOT MATCHED THEN INSERT (song_id, title, artist_id, artist_name, year, duration)
-    VALUES (b.song_id, b.title, b.artist_id, b.artist_name, b.year, b.duration);
