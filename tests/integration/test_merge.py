@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_loader.merge_steps import DryRunReport, LeaseResult, UpsertResult
+from sparkify_loader.merge_steps import DryRunReport, LeaseResult, PublishResult
 from sparkify_local.generate.writer import generate
 from sparkify_local.pipeline import LocalPipeline
 from tests.support.raw_files import assert_star_matches_raw, expected_star
@@ -119,7 +119,7 @@ def test_merge_with_nothing_staged_succeeds_quickly(pipeline: LocalPipeline) -> 
     # Then it succeeds at the lease, saying there was nothing to do
     assert outcome.ok
     names = [name for name, _ in outcome.states]
-    assert "NothingToDo" in names and "Dimensions" not in names
+    assert "NothingToDo" in names and "Write" not in names
     lease = outcome.result("Lease", LeaseResult)
     assert lease == LeaseResult(acquired=False, reason="nothing staged", files=0, loads=0)
 
@@ -137,7 +137,8 @@ def test_dry_run_reports_the_changes_and_changes_nothing(
     # Then it reports what a merge would insert, and nothing changed
     assert outcome.ok, outcome.render()
     report = outcome.result("DryRun", DryRunReport)
-    counts = {table.table: table.inserted for table in report.tables}
+    assert report.publish is not None, report.describe()
+    counts = {table.table: table.inserted for table in report.publish.tables}
     expected = expected_star([sample_dir])
     assert counts["songplays"] == len(expected.songplays)
     assert counts["users"] == len(expected.user_levels)
@@ -147,5 +148,6 @@ def test_dry_run_reports_the_changes_and_changes_nothing(
 
     # And the real merge then inserts exactly those counts
     real = pipeline.merge()
-    touched = {result.table: result.inserted for result in real.results(UpsertResult)}
+    published = real.result("Publish", PublishResult)
+    touched = {table.table: table.inserted for table in published.tables}
     assert touched == counts

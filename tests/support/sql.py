@@ -60,6 +60,8 @@ FRAGMENTS = (
     FAIL_ON_FIRST_BAD_ROW,
     DIAGNOSE_WITHOUT_LOADING,
 )
+
+
 def _fragment(fragment: Fragment) -> list[str]:
     return [render_sql(fragment.file, **fragment.slots)]
 

@@ -27,7 +27,7 @@ def start_s3_outage(home: Home, seconds: float) -> None:
 class FaultPlan:
     """Crash injection for fault tests, read from ``$SPARKIFY_HOME/faults.json``.
 
-    Each fault names a function, a subset of the event to match (e.g. ``{"step": "upsert",
+    Each fault names a function, a subset of the event to match (e.g. ``{"step": "write",
     "table": "users"}``), ``"when"``: ``"before"`` (the invocation dies before the handler runs)
     or ``"after"`` (the handler ran and committed, then the invocation died before returning),
     and how many ``"times"`` it fires. Absent file: no faults. Local runtime only.
