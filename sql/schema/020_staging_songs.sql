@@ -11,7 +11,9 @@ CREATE TABLE IF NOT EXISTS staging_songs (
     title            VARCHAR(1024),
     duration         DOUBLE PRECISION,
     year             INTEGER,
-    load_id          VARCHAR(32)
+    load_id          VARCHAR(32),
+    -- Which file of the load (load_ledger.file_no): a corrected file's old rows can be found.
+    file_no          INTEGER
 )
 -- No sort key: staging holds only unmerged loads and is read whole by each merge, so an
 -- ordering (an index, locally) would only slow the bulk loads and steer plans to random reads.

@@ -11,6 +11,9 @@ CREATE TABLE IF NOT EXISTS load_ledger (
     rows        BIGINT,
     error       VARCHAR(4096),
     load_id     VARCHAR(32)   NOT NULL,
+    -- The file's number within its load and dataset, as its staging rows carry it (NULL: the
+    -- engine could not tell the load's files apart, see README "Corrected files").
+    file_no     INTEGER,
     event_time  TIMESTAMP,
     staged_at   TIMESTAMP     NOT NULL,
     merge_id    VARCHAR(32),

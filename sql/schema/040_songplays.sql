@@ -15,7 +15,11 @@ CREATE TABLE IF NOT EXISTS songplays (
     song_title      VARCHAR(1024),
     artist_name     VARCHAR(1024),
     song_length     DOUBLE PRECISION,
-    merge_id        VARCHAR(32)
+    merge_id        VARCHAR(32),
+    -- The object version the row came from (load_ledger.load_id, file_no): publishing a newer
+    -- version of that key removes the rows only the older one had.
+    source_load     VARCHAR(32),
+    source_file     INTEGER
 )
 DISTKEY (songplay_id)
 SORTKEY (start_time);

@@ -7,7 +7,10 @@ CREATE TABLE IF NOT EXISTS songs (
     -- The artist as credited on this song (MSD spellings vary per song): plays match on it.
     artist_name VARCHAR(1024),
     year      INTEGER,
-    duration  DOUBLE PRECISION
+    duration  DOUBLE PRECISION,
+    -- The object version the row came from (load_ledger.load_id, file_no).
+    source_load VARCHAR(32),
+    source_file INTEGER
 )
 DISTSTYLE ALL
 SORTKEY (song_id);

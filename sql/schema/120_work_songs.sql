@@ -6,6 +6,8 @@ CREATE TABLE IF NOT EXISTS work_songs (
     artist_id   VARCHAR(64),
     artist_name VARCHAR(1024),
     year        INTEGER,
-    duration    DOUBLE PRECISION
+    duration    DOUBLE PRECISION,
+    source_load VARCHAR(32),
+    source_file INTEGER
 )
 DISTSTYLE ALL;

@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS work_songplays (
     artist_name     VARCHAR(1024),
     song_length     DOUBLE PRECISION,
     -- Staged events collapsed into the play: the audit's proof that none was lost.
-    events          BIGINT      NOT NULL
+    events          BIGINT      NOT NULL,
+    source_load     VARCHAR(32),
+    source_file     INTEGER
 )
 DISTKEY (songplay_id);

@@ -106,7 +106,7 @@ def real_renderings() -> dict[str, list[str]]:
                     name, file_names=BoundList("file", [f"s3://b/{key}" for key in SAMPLE_KEYS])
                 )
             )
-    ledger_row = ["b", SAMPLE_KEYS[0], "e", None, "events", 1, "staged", 1, None, "l", None]
+    ledger_row = ["b", SAMPLE_KEYS[0], "e", None, "events", 1, "staged", 1, None, "l", 0, None]
     rendered["stage/record_ledger.sql"].append(
         render_sql(
             "stage/record_ledger.sql",

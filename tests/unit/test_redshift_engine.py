@@ -219,20 +219,25 @@ def test_copy_columns_are_the_staging_columns_but_load_id(dataset: Dataset) -> N
     # When the COPY file's column list is parsed
     columns = copy_columns(dataset)
 
-    # Then it is every staging column but load_id, in table order
-    assert list(columns) == [column for column in staging_columns if column != "load_id"]
+    # Then it is every staging column but load_id and file_no, in table order
+    assert list(columns) == [
+        column for column in staging_columns if column not in ("load_id", "file_no")
+    ]
 
 
-def test_insert_from_copy_target_moves_the_copy_columns_with_the_load_id() -> None:
+def test_insert_from_copy_target_moves_the_copy_columns_with_the_load_and_file() -> None:
     # Given the events dataset
     # When the statement moving its copied rows into staging is rendered
     statement = insert_from_copy_target_sql(EVENTS)
 
-    # Then both column lists match and the load_id is the one bound parameter, typed: the driver
-    # sends a str as UNKNOWN (OID 705), which a SELECT list leaves untyped
+    # Then both column lists match; load_id and file_no are the bound parameters, typed: the
+    # driver sends a str or None as UNKNOWN (OID 705), which a SELECT list leaves untyped
     assert "INSERT INTO staging_events (artist, auth, first_name," in statement
-    assert "user_id, load_id)\nSELECT artist, auth," in statement
-    assert "user_id, CAST(%(load_id)s AS VARCHAR(32))\nFROM copy_events" in statement
+    assert "user_id, load_id, file_no)\nSELECT artist, auth," in statement
+    assert (
+        "user_id, CAST(%(load_id)s AS VARCHAR(32)), CAST(%(file_no)s AS INTEGER)\nFROM copy_events"
+        in statement
+    )
 
 
 # -- Manifests (moto S3) ----------------------------------------------------------------------

@@ -81,12 +81,24 @@ PUBLISHES: dict[PublishedTable, Publish] = {
     "time": Publish("time", "work_time", "start_time"),
     "songplays": Publish("songplays", "work_songplays", "songplay_id"),
 }
-# Each write step's work tables, in the order it writes them (time and rematch read the plays).
+# Each write step's work tables, in the order it writes them: the songs a corrected song file
+# dropped first (plays must not match them), then the plays, their new time rows, the plays a
+# corrected log file dropped, and the earlier plays whose song changes.
 WRITES: dict[WorkSet, tuple[str, ...]] = {
     "users": ("users",),
     "songs": ("songs",),
     "artists": ("artists",),
-    "songplays": ("songplays", "time", "rematch"),
+    "songplays": ("retract_songs", "songplays", "time", "retract_plays", "rematch"),
+}
+# Written only when the merge publishes a newer version of a key published before: they scan
+# the published tables, which a merge of new files only must not pay for.
+RETRACTIONS: tuple[str, ...] = ("retract_songs", "retract_plays")
+# What publishing removes, per table, in order: songs, then plays, then the time rows no play
+# references any more.
+RETRACTED: dict[PublishedTable, str] = {
+    "songs": "retract_songs",
+    "songplays": "retract_plays",
+    "time": "retract_time",
 }
 WORK_TABLES: tuple[str, ...] = tuple(
     f"work_{table}" for tables in WRITES.values() for table in tables
@@ -98,13 +110,15 @@ CLAIMED_LOADS = Fragment("merge/fragments/claimed_loads.sql")
 SONG_MATCH = Fragment("merge/fragments/song_match.sql")
 IS_PLAY = Fragment("merge/fragments/is_play.sql")
 KNOWN_SONGS = Fragment("merge/fragments/known_songs.sql")
+REPLACED_FILES = Fragment("merge/fragments/replaced_files.sql")
 BATCH_PLAYS = Fragment(
-    "merge/fragments/batch_plays.sql", {"claimed_loads": CLAIMED_LOADS, "is_play": IS_PLAY}
+    "merge/fragments/batch_plays.sql",
+    {"claimed_loads": CLAIMED_LOADS, "is_play": IS_PLAY, "replaced_files": REPLACED_FILES},
 )
 # The fragments each merge file splices in (sql/merge/fragments); a file not listed has none.
 MERGE_FRAGMENTS: dict[str, dict[str, Slot]] = {
     "merge/work/users.sql": {"claimed_loads": CLAIMED_LOADS},
-    "merge/work/songs.sql": {"claimed_loads": CLAIMED_LOADS},
+    "merge/work/songs.sql": {"claimed_loads": CLAIMED_LOADS, "replaced_files": REPLACED_FILES},
     "merge/work/artists.sql": {"claimed_loads": CLAIMED_LOADS},
     "merge/work/songplays.sql": {
         "batch_plays": BATCH_PLAYS,
@@ -112,9 +126,13 @@ MERGE_FRAGMENTS: dict[str, dict[str, Slot]] = {
         "song_match": SONG_MATCH,
     },
     "merge/work/rematch.sql": {"known_songs": KNOWN_SONGS, "song_match": SONG_MATCH},
+    "merge/work/count_replaced.sql": {"replaced_files": REPLACED_FILES},
+    "merge/work/retract_songs.sql": {"replaced_files": REPLACED_FILES},
+    "merge/work/retract_plays.sql": {"replaced_files": REPLACED_FILES},
     "merge/audit/staged_plays_not_written.sql": {
         "claimed_loads": CLAIMED_LOADS,
         "is_play": IS_PLAY,
+        "replaced_files": REPLACED_FILES,
     },
     "merge/publish/delete_staging_events.sql": {"claimed_loads": CLAIMED_LOADS},
     "merge/publish/delete_staging_songs.sql": {"claimed_loads": CLAIMED_LOADS},
@@ -212,12 +230,17 @@ class Merge:
 
     def _write(self, table: WorkSet, merge_id: str) -> WriteResult:
         params = {"merge_id": merge_id}
+        replaces = False
         if table == "songplays":
             self._analyze("work_songs")
+            (replaced,) = self._session.query(merge_sql("merge/work/count_replaced.sql"), params)[0]
+            replaces = replaced > 0
         rows: dict[str, int] = {}
         for part in WRITES[table]:
             work_table = f"work_{part}"
             self._session.execute(merge_sql("merge/work/clear.sql", work_table=work_table), params)
+            if part in RETRACTIONS and not replaces:
+                continue
             rows[work_table] = self._session.execute(merge_sql(f"merge/work/{part}.sql"), params)
             self._analyze(work_table)
         return WriteResult(table=table, rows=rows)
@@ -283,7 +306,13 @@ class Merge:
         files, oldest, newest = self._session.query(merge_sql("merge/publish/latency.sql"), params)[
             0
         ]
-        tables = [self._publish_table(PUBLISHES[table], params) for table in PUBLISH_ORDER]
+        published = {
+            table: self._publish_table(PUBLISHES[table], params) for table in PUBLISH_ORDER
+        }
+        for table, retraction in RETRACTED.items():
+            deleted = self._session.execute(merge_sql(f"merge/publish/{retraction}.sql"), params)
+            published[table] = published[table].model_copy(update={"deleted": deleted})
+        tables = [published[table] for table in PUBLISH_ORDER]
         rematched = self._session.execute(merge_sql("merge/publish/rematch.sql"), params)
         self._session.execute(merge_sql("merge/publish/delete_staging_events.sql"), params)
         self._session.execute(merge_sql("merge/publish/delete_staging_songs.sql"), params)

@@ -170,9 +170,11 @@ class TablePublished(_Contract):
     table: PublishedTable
     inserted: int
     updated: int
+    deleted: int = 0  # rows only an older version of a republished file had
 
     def describe(self) -> str:
-        return f"{self.table}: {self.inserted} inserted, {self.updated} updated"
+        deleted = f", {self.deleted} deleted" if self.deleted else ""
+        return f"{self.table}: {self.inserted} inserted, {self.updated} updated{deleted}"
 
 
 class PublishResult(StepResult):

@@ -205,7 +205,13 @@ def _stage_in_transaction(
             session.copy_into_staging(dataset_objects[0].dataset, dataset_objects, report.load_id)
         )
     report.copy_seconds = time.perf_counter() - started
-    _record_ledger(session, fresh, report, staged_at)
+    # Each staged file's number within its dataset's COPY, as its staging rows carry it.
+    file_numbers = {
+        obj.version: file_no
+        for dataset_objects in by_dataset.values()
+        for file_no, obj in enumerate(dataset_objects)
+    }
+    _record_ledger(session, fresh, report, staged_at, file_numbers)
 
 
 def _collapse(
@@ -254,7 +260,11 @@ def _versions_in_ledger(session: Session, objects: list[LandedObject]) -> set[Ob
 
 
 def _record_ledger(
-    session: Session, objects: list[LandedObject], report: StageReport, staged_at: datetime
+    session: Session,
+    objects: list[LandedObject],
+    report: StageReport,
+    staged_at: datetime,
+    file_numbers: dict[ObjectVersion, int],
 ) -> None:
     if not objects:
         return
@@ -270,6 +280,7 @@ def _record_ledger(
             report.outcomes[obj.version].rows,
             _ledger_error(report.outcomes[obj.version].error),
             report.load_id,
+            file_numbers.get(obj.version),
             obj.event_time,
             staged_at,
         )

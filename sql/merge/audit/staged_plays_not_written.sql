@@ -4,6 +4,12 @@ SELECT ABS(
     (SELECT COUNT(*)
      FROM staging_events AS e
      JOIN ({claimed_loads}) AS l ON l.load_id = e.load_id
-     WHERE {is_play})
-    - (SELECT COALESCE(SUM(events), 0) FROM work_songplays WHERE merge_id = CAST(%(merge_id)s AS VARCHAR(32)))
+     WHERE {is_play}
+       AND NOT EXISTS (
+           SELECT 1 FROM ({replaced_files}) AS r
+           WHERE r.load_id = e.load_id AND r.file_no = e.file_no
+             AND r.dataset = 'events'
+       ))
+    - (SELECT COALESCE(SUM(events), 0) FROM work_songplays
+        WHERE merge_id = CAST(%(merge_id)s AS VARCHAR(32)))
 );

@@ -3,7 +3,9 @@
 SELECT songplay_id, start_time, user_id, level, session_id, location, user_agent,
        item_in_session, song_title, artist_name, song_length,
        -- How many staged events the play stands for: the audit's proof that none was lost.
-       events
+       events,
+       -- The object version (ledger load and file) the winning event came from.
+       source_load, source_file
 FROM (
     SELECT MD5(CAST(e.session_id AS VARCHAR) || '|' || CAST(e.item_in_session AS VARCHAR)
                || '|' || COALESCE(CAST(e.user_id AS VARCHAR), '')) AS songplay_id,
@@ -14,9 +16,16 @@ FROM (
                PARTITION BY e.session_id, e.item_in_session, e.user_id
                ORDER BY l.staged_at DESC, e.ts DESC
            ) AS recency,
-           COUNT(*) OVER (PARTITION BY e.session_id, e.item_in_session, e.user_id) AS events
+           COUNT(*) OVER (PARTITION BY e.session_id, e.item_in_session, e.user_id) AS events,
+           e.load_id AS source_load, e.file_no AS source_file
     FROM staging_events AS e
     JOIN ({claimed_loads}) AS l ON l.load_id = e.load_id
     WHERE {is_play}
+      -- A version this merge also holds a newer version of contributes nothing.
+      AND NOT EXISTS (
+          SELECT 1 FROM ({replaced_files}) AS r
+          WHERE r.load_id = e.load_id AND r.file_no = e.file_no
+            AND r.dataset = 'events'
+      )
 ) AS ranked
 WHERE recency = 1

@@ -10,3 +10,8 @@ WHERE NOT EXISTS (
     SELECT 1 FROM work_songs AS o
     WHERE o.merge_id = CAST(%(merge_id)s AS VARCHAR(32)) AND o.song_id = s.song_id
 )
+  -- Songs this merge retracts (a corrected song file no longer holds them) match nothing.
+  AND NOT EXISTS (
+      SELECT 1 FROM work_retract_songs AS x
+      WHERE x.merge_id = CAST(%(merge_id)s AS VARCHAR(32)) AND x.song_id = s.song_id
+  )

@@ -1,5 +1,5 @@
 -- Write the earlier plays (not in this batch) whose song changes with this merge's songs: newly
--- matched song-less plays, and plays of a corrected song (re-matched or un-matched).
+-- matched song-less plays, plays of a corrected or retracted song (re-matched or un-matched).
 INSERT INTO work_rematch (merge_id, songplay_id, song_id, artist_id)
 SELECT CAST(%(merge_id)s AS VARCHAR(32)), songplay_id, song_id, artist_id
 FROM (
@@ -17,6 +17,11 @@ FROM (
         FROM songplays AS p
         JOIN work_songs AS s ON s.song_id = p.song_id
         WHERE s.merge_id = CAST(%(merge_id)s AS VARCHAR(32))
+        UNION
+        SELECT p.songplay_id
+        FROM songplays AS p
+        JOIN work_retract_songs AS x ON x.song_id = p.song_id
+        WHERE x.merge_id = CAST(%(merge_id)s AS VARCHAR(32))
     )
       AND NOT EXISTS (
           SELECT 1 FROM work_songplays AS w

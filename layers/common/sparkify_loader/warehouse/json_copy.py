@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from sparkify_loader.events import LandedObject
 
 LOAD_ID_COLUMN = "load_id"
+# Which file of the load a row came from: the object's position in the batch (load_ledger.file_no).
+FILE_NO_COLUMN = "file_no"
 CHUNK_BYTES = 1 << 20
 # Objects up to this size are read whole by the prefetching threads; larger ones are streamed.
 PREFETCH_MAX_BYTES = 1 << 20
@@ -284,7 +286,7 @@ class S3JsonCopy:
                 " ORDER BY ordinal_position",
                 (dataset.staging_table,),
             ).fetchall()
-            names = [row for row in rows if row[0] != LOAD_ID_COLUMN]
+            names = [row for row in rows if row[0] not in (LOAD_ID_COLUMN, FILE_NO_COLUMN)]
             keys = dataset.json_keys() or tuple(row[0] for row in names)
             if len(keys) != len(names):
                 raise WarehouseError(
@@ -349,12 +351,13 @@ class S3JsonCopy:
         # json_to_record raises on a line that is not an object: the diagnosis names it.
         condition = sql.SQL(" AND ").join([sql.SQL("l.file_no <> ALL(%(excluded)s)"), *guards])
         return sql.SQL(
-            "INSERT INTO {table} ({columns}, {load_id}) SELECT {values}, %(load_id)s FROM {source}"
-            " WHERE {condition}"
+            "INSERT INTO {table} ({columns}, {load_id}, {file_no})"
+            " SELECT {values}, %(load_id)s, l.file_no FROM {source} WHERE {condition}"
         ).format(
             table=sql.Identifier(dataset.staging_table),
             columns=sql.SQL(", ").join(sql.Identifier(column.name) for column in columns),
             load_id=sql.Identifier(LOAD_ID_COLUMN),
+            file_no=sql.Identifier(FILE_NO_COLUMN),
             values=sql.SQL(", ").join(column.typed() for column in columns),
             source=self._record_source(columns),
             condition=condition,

@@ -79,7 +79,7 @@ def create_copy_target_sql(dataset: Dataset) -> str:
 
 
 def insert_from_copy_target_sql(dataset: Dataset) -> str:
-    """Moves the copied rows into staging; binds ``load_id``."""
+    """Moves the copied rows into staging; binds ``load_id`` and ``file_no``."""
     return render_sql(
         "stage/redshift/insert_from_copy_target.sql",
         staging_table=Identifier(dataset.staging_table),

@@ -226,7 +226,12 @@ class RedshiftSession(Session):
             raise  # connection trouble or a lost serializable race: the caller retries
         except WarehouseError as copy_error:
             self._name_bad_files(dataset, current, create_target, render, copy_error, since)
-        inserted = self.execute(insert_from_copy_target_sql(dataset), {"load_id": load_id})
+        # A manifest COPY does not say which row came from which file: only a batch of one file
+        # (the object at position 0, as the ledger numbers it) gets its rows attributed.
+        file_no = 0 if len(objects) == 1 and len(current) == 1 else None
+        inserted = self.execute(
+            insert_from_copy_target_sql(dataset), {"load_id": load_id, "file_no": file_no}
+        )
         per_file = self._rows_per_file(current, since, inserted)
         self.execute(drop_copy_target_sql(dataset))
         self._raise_if_changed(current)
