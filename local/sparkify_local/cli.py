@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -146,16 +147,22 @@ def _load(args: argparse.Namespace) -> int:
         progress = sys.stderr.isatty()
         with _step("uploading", resume):
             uploaded = pipeline.upload(args.paths, progress=progress)
+        started = datetime.now(UTC)
         with _step("staging", resume):
-            summary = pipeline.stage_uploaded(uploaded, progress=progress)
+            # As deployed, the stage function starts the merge when a batch commits new rows.
+            summary = pipeline.stage_uploaded(
+                uploaded, progress=progress, merge_on_arrival=not args.no_merge
+            )
         print(summary.render())
         if args.no_merge:
             print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
             return 0 if summary.ok else 1
         with _step("merging (the execution goes on in the local stack)", resume):
-            outcome = pipeline.merge()
-        print(outcome.render())
-        return 0 if summary.ok and outcome.ok else 1
+            # Follow the merges the batches started; none started (nothing new): run one.
+            outcomes = pipeline.arrival_merges(started) or [pipeline.merge()]
+        for outcome in outcomes:
+            print(outcome.render())
+        return 0 if summary.ok and all(outcome.ok for outcome in outcomes) else 1
 
 
 def _merge(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -26,7 +27,13 @@ from sparkify_local.runtime import processes
 from sparkify_local.runtime.event_source import Batching, DrainStats, SqsEventSource
 from sparkify_local.runtime.faults import FaultPlan
 from sparkify_local.runtime.function_pool import FunctionPool
-from sparkify_local.runtime.merge_runner import MergeOutcome, StateResult, run_merge
+from sparkify_local.runtime.merge_runner import (
+    MergeOutcome,
+    StateResult,
+    arrival_executions,
+    follow_execution,
+    run_merge,
+)
 from sparkify_local.runtime.processes import Endpoints
 from sparkify_local.runtime.resources import (
     BUCKET_RESOURCE,
@@ -168,8 +175,9 @@ class LocalPipeline:
             # Interrupted: the uploads not started yet are dropped, not waited for.
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def stage(self, progress: bool = True) -> DrainStats:
-        """Deliver every queued notification to the real stage handler."""
+    def stage(self, progress: bool = True, merge_on_arrival: bool = False) -> DrainStats:
+        """Deliver every queued notification to the real stage handler; with
+        ``merge_on_arrival`` it starts merges as deployed (template parameter MergeOnArrival)."""
         queue_url = self.stack.queue_url(STAGE_QUEUE)
         depth = self.stack.queue_depth(STAGE_QUEUE).waiting
         with tqdm(total=depth, desc="stage", unit="msg", disable=not progress) as bar:
@@ -178,7 +186,7 @@ class LocalPipeline:
                 queue_url=queue_url,
                 queue_arn=self.stack.queue_arn(STAGE_QUEUE),
                 batching=self.stage_batching(),
-                pool=self._stage_pool(),
+                pool=self._stage_pool(merge_on_arrival),
                 held_messages_folder=self.home.root / "held-messages" / STAGE_QUEUE,
                 on_batch_done=bar.update,
             )
@@ -187,18 +195,21 @@ class LocalPipeline:
     def stage_batching(self) -> Batching:
         return Batching.of(self.stack.function(STAGE_FUNCTION))
 
-    def _stage_pool(self) -> FunctionPool:
-        # Warm execution environments are kept for the pipeline's lifetime, as Lambda keeps them.
-        if self._pools.get(STAGE_FUNCTION) is None:
+    def _stage_pool(self, merge_on_arrival: bool) -> FunctionPool:
+        # Warm execution environments are kept for the pipeline's lifetime, as Lambda keeps them;
+        # one pool per MergeOnArrival value (a stack deployed with that parameter override).
+        key = f"{STAGE_FUNCTION}:{merge_on_arrival}"
+        if self._pools.get(key) is None:
             wiring = self.stack.function(STAGE_FUNCTION)
-            self._pools[STAGE_FUNCTION] = FunctionPool(
+            parameters = {"MergeOnArrival": "true" if merge_on_arrival else "false"}
+            self._pools[key] = FunctionPool(
                 wiring,
-                self.stack.function_environment(wiring),
+                self.stack.function_environment(wiring, parameters),
                 self.home.logs / f"{STAGE_FUNCTION}.log",
                 concurrency=self.stage_batching().concurrency,
                 faults=FaultPlan(self.home),
             )
-        return self._pools[STAGE_FUNCTION]
+        return self._pools[key]
 
     def reset(self) -> None:
         """Empty the landing bucket, the queues and every table: a clean local pipeline."""
@@ -240,14 +251,20 @@ class LocalPipeline:
         self.warehouse.close()
         self.stack.close()
 
-    def load(self, paths: Iterable[Path], progress: bool | None = None) -> LoadSummary:
+    def load(
+        self, paths: Iterable[Path], progress: bool | None = None, merge_on_arrival: bool = False
+    ) -> LoadSummary:
         show = progress if progress is not None else os.isatty(2)
-        return self.stage_uploaded(self.upload(paths, progress=show), progress=show)
+        uploaded = self.upload(paths, progress=show)
+        return self.stage_uploaded(uploaded, progress=show, merge_on_arrival=merge_on_arrival)
 
-    def stage_uploaded(self, uploaded: dict[str, str], progress: bool = True) -> LoadSummary:
+    def stage_uploaded(
+        self, uploaded: dict[str, str], progress: bool = True, merge_on_arrival: bool = False
+    ) -> LoadSummary:
         """Stage what ``upload`` put in the bucket; the summary counts this load's rows."""
         before = self.ledger_rows(uploaded)
-        return self.summarize(uploaded, self.stage(progress=progress), before)
+        drain = self.stage(progress=progress, merge_on_arrival=merge_on_arrival)
+        return self.summarize(uploaded, drain, before)
 
     def summarize(
         self,
@@ -296,6 +313,15 @@ class LocalPipeline:
         return run_merge(
             self.stack, {"dry_run": True} if dry_run else {}, on_state or (lambda *_: None)
         )
+
+    def arrival_merges(
+        self, started_since: datetime, on_state: Callable[[str, StateResult], None] | None = None
+    ) -> list[MergeOutcome]:
+        """Follow every merge the stage function started on arrival since then to its end."""
+        return [
+            follow_execution(self.stack, execution, on_state or (lambda *_: None))
+            for execution in arrival_executions(self.stack, started_since)
+        ]
 
     def ledger_rows(self, versions: dict[str, str]) -> dict[tuple[str, str], LedgerRow]:
         found: dict[tuple[str, str], LedgerRow] = {}

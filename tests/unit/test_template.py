@@ -38,6 +38,8 @@ LOCAL_SUBSTITUTIONS = {
     "RedshiftWorkgroupName": "",
     "RedshiftCopyRoleArn": "arn:aws:iam::123456789012:role/local-copy",
     "LandingBucket": "sparkify-local-landing",
+    "MergeOnArrival": "true",
+    "MergeStateMachine": "arn:aws:states:us-west-2:123456789012:stateMachine:sparkify-merge",
 }
 
 STAGE_ENVIRONMENT_NAMES = {
@@ -54,6 +56,8 @@ STAGE_ENVIRONMENT_NAMES = {
     "MANIFEST_BUCKET",
     "MANIFEST_PREFIX",
     "JSONPATHS_PREFIX",
+    "MERGE_ON_ARRIVAL",
+    "MERGE_STATE_MACHINE_ARN",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",

@@ -67,6 +67,7 @@ RESOURCE_VALUES = {
     "RedshiftWorkgroup.Workgroup.Endpoint.Address": "created-workgroup.example",
     "RedshiftAdminSecret": f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:admin-XyZ",
     "RedshiftCopyRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/created-copy",
+    "MergeStateMachine": f"arn:aws:states:us-west-2:{ACCOUNT}:stateMachine:stack-merge",
 }
 
 

@@ -106,11 +106,17 @@ class StageSettings(WarehouseSettings):
     jsonpaths_prefix: str = DEFAULT_JSONPATHS_PREFIX
     # Serializable-isolation conflicts between concurrent batches are retried this many times.
     stage_max_attempts: int = Field(default=6, ge=1, le=20)
+    # Merge on arrival: a batch that staged new rows starts this state machine (debounced,
+    # sparkify_loader.arrival). False: merges run by schedule or by hand only.
+    merge_on_arrival: bool = False
+    merge_state_machine_arn: str | None = None
 
     @model_validator(mode="after")
     def _manifest_location_for_redshift(self) -> StageSettings:
         if self.warehouse_engine == "redshift":
             _require(self, "manifest_bucket")
+        if self.merge_on_arrival:
+            _require(self, "merge_state_machine_arn")
         return self
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -169,15 +169,21 @@ class Merge:
         """Claim everything staged so far, unless another merge runs or nothing is staged."""
         now = self._now()
         with self._session.transaction():
+            # First: one lease attempt at a time, and a stage batch committing meanwhile is
+            # either counted below or requests the next merge itself (sparkify_loader.arrival).
             self._session.execute(merge_sql("merge/lease/lock.sql"))
             self._session.execute(merge_sql("merge/lease/clear.sql"), {"now": now})
             holder = self._session.query(merge_sql("merge/lease/read.sql"))
             if holder:
                 holder_id, expires_at = holder[0]
+                # The request stays pending: a run waiting for the lease serves it.
+                self._session.execute(merge_sql("merge/request/confirm.sql"), {"now": now})
                 return LeaseResult(
                     acquired=False,
+                    busy=True,
                     reason=f"merge {holder_id} holds the lease until {expires_at:%H:%M:%S}",
                 )
+            self._session.execute(merge_sql("merge/request/clear.sql"))
             files, loads = self._session.query(merge_sql("merge/lease/count_staged.sql"))[0]
             if files == 0:
                 return LeaseResult(acquired=False, reason="nothing staged", files=0, loads=0)
@@ -325,7 +331,7 @@ class Merge:
             latency_min_s=_seconds_since(now, newest) if files else None,
         )
 
-    def _publish_table(self, publish: Publish, params: dict[str, object]) -> TablePublished:
+    def _publish_table(self, publish: Publish, params: Mapping[str, object]) -> TablePublished:
         (matched,) = self._session.query(
             merge_sql(
                 "merge/publish/count_matched.sql",
@@ -350,7 +356,7 @@ class Merge:
             self._session.reclaim_space(work_table)
         return FinalizeResult(work_rows_removed=removed)
 
-    def _clear_work(self, params: dict[str, object]) -> int:
+    def _clear_work(self, params: Mapping[str, object]) -> int:
         return sum(
             self._session.execute(merge_sql("merge/work/clear.sql", work_table=table), params)
             for table in WORK_TABLES

@@ -134,6 +134,8 @@ class LeaseResult(StepResult):
     files: int | None = None  # None: another merge holds the lease, nothing was counted
     loads: int | None = None
     reason: str | None = None  # why no lease was taken
+    # Another merge holds the lease: an execution started on arrival waits for it (WaitForLease).
+    busy: bool = False
 
     @model_validator(mode="after")
     def _merge_id_when_acquired(self) -> Self:

@@ -13,7 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -23,6 +26,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sparkify_loader.arrival import request_merge
 from sparkify_loader.config import StageSettings
 from sparkify_loader.events import LandedObject, ParsedBatch, parse_batch
 from sparkify_loader.observability import MetricName, logger, metrics
@@ -72,6 +76,8 @@ def stage_sqs_event(
         else:
             _log_report(report)
             emit_metrics(report, batch, metrics.add_metric)
+            if settings.merge_on_arrival and report.count("staged"):
+                _request_merge(warehouse, settings)
 
     def fail_if_unstaged(record: SQSRecord) -> None:
         if record.message_id in failures:
@@ -83,6 +89,26 @@ def stage_sqs_event(
         processor=BatchProcessor(event_type=EventType.SQS),
         context=context,
     )
+
+
+def _request_merge(warehouse: Warehouse, settings: StageSettings) -> None:
+    """Start the merge for what this batch staged (debounced: sparkify_loader.arrival)."""
+    if settings.merge_state_machine_arn is None:  # the settings validator requires it
+        raise ValueError("MERGE_STATE_MACHINE_ARN is not set")
+    try:
+        request_merge(
+            warehouse.session(), settings.merge_state_machine_arn, _stepfunctions().start_execution
+        )
+    except (TransientError, WarehouseError):
+        # The batch is committed: failing its messages now would only redeliver duplicates.
+        # The next batch, or the schedule, starts the merge instead.
+        logger.exception("could not request a merge; the next batch or the schedule will")
+
+
+@cache
+def _stepfunctions() -> Any:
+    # Created on first use and kept while warm; AWS_ENDPOINT_URL points it at moto locally.
+    return boto3.client("stepfunctions")
 
 
 def _log_report(report: StageReport) -> None:

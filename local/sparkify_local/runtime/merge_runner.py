@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from sparkify_loader.arrival import EXECUTION_PREFIX
 from sparkify_loader.merge_steps import STEP_RESULT, FailureResult, StepResult
 from sparkify_local.runtime.resources import LocalResources
 
@@ -74,6 +75,32 @@ def run_merge(
         name=f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
         input=json.dumps(execution_input or {}),
     )["executionArn"]
+    return follow_execution(stack, execution, on_state)
+
+
+def arrival_executions(stack: LocalResources, started_since: datetime) -> list[str]:
+    """The executions the stage function started on arrival since then, oldest first."""
+    paginator = stack.sfn.get_paginator("list_executions")
+    found = [
+        execution
+        for page in paginator.paginate(stateMachineArn=stack.ensure_state_machine())
+        for execution in page["executions"]
+        if execution["name"].startswith(EXECUTION_PREFIX)
+        and execution["startDate"] >= started_since
+    ]
+    return [execution["executionArn"] for execution in sorted(found, key=_started)]
+
+
+def _started(execution: dict[str, Any]) -> datetime:
+    return execution["startDate"]
+
+
+def follow_execution(
+    stack: LocalResources,
+    execution: str,
+    on_state: Callable[[str, StateResult], None] = lambda _name, _result: None,
+) -> MergeOutcome:
+    """Follow one execution to its end, reporting each state as it exits."""
     outcome = MergeOutcome(status="RUNNING", execution_arn=execution)
     result_keys = _result_keys(json.loads(stack.state_machine_definition()))
     seen = 0

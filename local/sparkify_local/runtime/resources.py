@@ -7,6 +7,7 @@ function's environment are all read from the template, so local and deployed can
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -209,18 +210,24 @@ class LocalResources:
     def function(self, logical_id: str) -> FunctionWiring:
         return function_wiring(self.template, logical_id)
 
-    def function_environment(self, wiring: FunctionWiring) -> dict[str, str]:
+    def function_environment(
+        self, wiring: FunctionWiring, parameters: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """The function's template environment, resolved for the local stack.
 
-        Template parameters take their defaults (so do the conditions: the stack's own landing
-        bucket, an existing warehouse); the landing bucket is the local one; the warehouse is
-        the embedded PostgreSQL instead of Redshift.
+        Template parameters take their defaults unless ``parameters`` overrides them, as
+        ``sam deploy --parameter-overrides`` would (conditions keep the defaults: the stack's
+        own landing bucket, an existing warehouse); the landing bucket and the merge state
+        machine are the local ones; the warehouse is the embedded PostgreSQL, not Redshift.
         """
         substitutions = {
             name: str(spec.get("Default", ""))
             for name, spec in self.template.get("Parameters", {}).items()
         }
+        substitutions.update(parameters or {})
         substitutions[BUCKET_RESOURCE] = self.bucket
+        if STATE_MACHINE in json.dumps(wiring.environment):  # only the stage function's
+            substitutions[STATE_MACHINE] = self.ensure_state_machine()
         environment = resolve_environment(
             wiring.environment, substitutions, evaluate_conditions(self.template)
         )

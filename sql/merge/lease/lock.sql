@@ -1,5 +1,3 @@
--- First statement of the lease transaction: one lease attempt at a time, tables in the order
--- every writer of the ledger takes them (sql/stage/lock_ledger.sql): load_ledger first.
-LOCK load_ledger, merge_lease;
--- The lease is an INSERT guarded only by reading merge_lease first: under SNAPSHOT isolation two
--- merges starting together would both read it empty and both take it.
+-- First statement of the lease transaction: one lease attempt at a time, the ledger first as
+-- every writer of it takes it (sql/stage/lock_ledger.sql), and merge requests (arrival.py).
+LOCK load_ledger, merge_lease, merge_requests;
