@@ -24,6 +24,7 @@ from typing import assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sparkify_loader.arrival import REQUEST_TTL
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.merge_steps import (
     AuditResult,
@@ -177,7 +178,10 @@ class Merge:
             if holder:
                 holder_id, expires_at = holder[0]
                 # The request stays pending: a run waiting for the lease serves it.
-                self._session.execute(merge_sql("merge/request/confirm.sql"), {"now": now})
+                self._session.execute(
+                    merge_sql("merge/request/confirm.sql"),
+                    {"now": now, "confirm_before": now - REQUEST_TTL / 2},
+                )
                 return LeaseResult(
                     acquired=False,
                     busy=True,
