@@ -11,10 +11,11 @@ from sparkify_loader.datasets import DATASETS
 from sparkify_loader.merge import (
     BATCH_PLAYS,
     CLAIMED_LOADS,
-    IS_PLAY,
     KNOWN_SONGS,
     PUBLISHES,
+    REPLACED_FILES,
     SONG_MATCH,
+    STAGED_PLAYS,
     WORK_TABLES,
     merge_sql,
 )
@@ -55,7 +56,8 @@ FRAGMENTS = (
     CLAIMED_LOADS,
     SONG_MATCH,
     BATCH_PLAYS,
-    IS_PLAY,
+    STAGED_PLAYS,
+    REPLACED_FILES,
     KNOWN_SONGS,
     FAIL_ON_FIRST_BAD_ROW,
     DIAGNOSE_WITHOUT_LOADING,
@@ -84,7 +86,7 @@ def real_renderings() -> dict[str, list[str]]:
             )
         )
     for work_table in WORK_TABLES:
-        for name in ("analyze", "clear", "clear_others"):
+        for name in ("analyze", "clear", "clear_others", "count"):
             rendered[f"merge/work/{name}.sql"].append(
                 merge_sql(f"merge/work/{name}.sql", work_table=work_table)
             )

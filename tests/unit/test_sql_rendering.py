@@ -160,6 +160,7 @@ def test_a_fragment_is_rendered_with_its_own_slots() -> None:
     assert f"FROM ({batch_plays}) AS p" in statement
     assert "FROM load_ledger\nWHERE merge_id = CAST(%(merge_id)s AS VARCHAR(32))" in statement
     assert "e.page = 'NextSong'" in statement and "--" not in statement
+    assert "FROM load_ledger AS o" in statement  # replaced_files, two fragments down
 
 
 def test_a_fragment_must_be_part_of_one_statement(sql_tree: Callable[[str], str]) -> None:

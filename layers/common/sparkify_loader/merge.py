@@ -109,13 +109,13 @@ PUBLISH_ORDER: tuple[PublishedTable, ...] = ("users", "songs", "artists", "time"
 
 CLAIMED_LOADS = Fragment("merge/fragments/claimed_loads.sql")
 SONG_MATCH = Fragment("merge/fragments/song_match.sql")
-IS_PLAY = Fragment("merge/fragments/is_play.sql")
 KNOWN_SONGS = Fragment("merge/fragments/known_songs.sql")
 REPLACED_FILES = Fragment("merge/fragments/replaced_files.sql")
-BATCH_PLAYS = Fragment(
-    "merge/fragments/batch_plays.sql",
-    {"claimed_loads": CLAIMED_LOADS, "is_play": IS_PLAY, "replaced_files": REPLACED_FILES},
+STAGED_PLAYS = Fragment(
+    "merge/fragments/staged_plays.sql",
+    {"claimed_loads": CLAIMED_LOADS, "replaced_files": REPLACED_FILES},
 )
+BATCH_PLAYS = Fragment("merge/fragments/batch_plays.sql", {"staged_plays": STAGED_PLAYS})
 # The fragments each merge file splices in (sql/merge/fragments); a file not listed has none.
 MERGE_FRAGMENTS: dict[str, dict[str, Slot]] = {
     "merge/work/users.sql": {"claimed_loads": CLAIMED_LOADS},
@@ -130,11 +130,7 @@ MERGE_FRAGMENTS: dict[str, dict[str, Slot]] = {
     "merge/work/count_replaced.sql": {"replaced_files": REPLACED_FILES},
     "merge/work/retract_songs.sql": {"replaced_files": REPLACED_FILES},
     "merge/work/retract_plays.sql": {"replaced_files": REPLACED_FILES},
-    "merge/audit/staged_plays_not_written.sql": {
-        "claimed_loads": CLAIMED_LOADS,
-        "is_play": IS_PLAY,
-        "replaced_files": REPLACED_FILES,
-    },
+    "merge/audit/staged_plays_not_written.sql": {"staged_plays": STAGED_PLAYS},
     "merge/publish/delete_staging_events.sql": {"claimed_loads": CLAIMED_LOADS},
     "merge/publish/delete_staging_songs.sql": {"claimed_loads": CLAIMED_LOADS},
 }
@@ -251,9 +247,21 @@ class Merge:
             self._session.execute(merge_sql("merge/work/clear.sql", work_table=work_table), params)
             if part in RETRACTIONS and not replaces:
                 continue
+            if part == "rematch" and not self._songs_change(merge_id):
+                continue
             rows[work_table] = self._session.execute(merge_sql(f"merge/work/{part}.sql"), params)
             self._analyze(work_table)
         return WriteResult(table=table, rows=rows)
+
+    def _songs_change(self, merge_id: str) -> bool:
+        """Whether this merge writes or retracts any song: only then can an earlier play's
+        song change (a batch of logs alone must not pay the rematch's scan of songplays)."""
+        return any(
+            self._session.query(
+                merge_sql("merge/work/count.sql", work_table=work_table), {"merge_id": merge_id}
+            )[0][0]
+            for work_table in ("work_songs", "work_retract_songs")
+        )
 
     def _analyze(self, work_table: str) -> None:
         self._session.execute(merge_sql("merge/work/analyze.sql", work_table=work_table))

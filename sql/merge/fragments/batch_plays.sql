@@ -14,18 +14,10 @@ FROM (
            e.length AS song_length,
            ROW_NUMBER() OVER (
                PARTITION BY e.session_id, e.item_in_session, e.user_id
-               ORDER BY l.staged_at DESC, e.ts DESC
+               ORDER BY e.staged_at DESC, e.ts DESC
            ) AS recency,
            COUNT(*) OVER (PARTITION BY e.session_id, e.item_in_session, e.user_id) AS events,
            e.load_id AS source_load, e.file_no AS source_file
-    FROM staging_events AS e
-    JOIN ({claimed_loads}) AS l ON l.load_id = e.load_id
-    WHERE {is_play}
-      -- A version this merge also holds a newer version of contributes nothing.
-      AND NOT EXISTS (
-          SELECT 1 FROM ({replaced_files}) AS r
-          WHERE r.load_id = e.load_id AND r.file_no = e.file_no
-            AND r.dataset = 'events'
-      )
+    FROM ({staged_plays}) AS e
 ) AS ranked
 WHERE recency = 1
