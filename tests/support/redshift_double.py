@@ -79,6 +79,7 @@ _LEDGER_COLUMNS = [
     "rows",
     "error",
     "load_id",
+    "file_no",
     "event_time",
     "staged_at",
 ]
@@ -275,6 +276,9 @@ class DoubleCursor:
             self.rowcount = 1
         elif text.startswith(("UPDATE merge_lease", "DELETE FROM merge_lease")):
             self.rowcount = 1
+        elif text.startswith("DELETE FROM work_"):
+            # A failed merge drops its work rows (merge.Merge.fail): none in the double.
+            self.rowcount = 0
         else:
             raise NotImplementedError(f"the double has not recorded: {text[:120]}")
 
