@@ -164,11 +164,13 @@ class Merge:
 
     def lease(self, execution: str | None = None) -> LeaseResult:
         """Claim everything staged so far, unless another merge runs or nothing is staged."""
-        now = self._now()
         with self._session.transaction():
             # First: one lease attempt at a time, and a stage batch committing meanwhile is
             # either counted below or requests the next merge itself (sparkify_loader.arrival).
             self._session.execute(merge_sql("merge/lease/lock.sql"))
+            # Read the clock once the lock is ours: the run starts when it holds the lease, not
+            # while it waited for a publishing merge to commit.
+            now = self._now()
             self._session.execute(merge_sql("merge/lease/clear.sql"), {"now": now})
             holder = self._session.query(merge_sql("merge/lease/read.sql"))
             if holder:
