@@ -38,8 +38,10 @@ def test_a_staged_batch_starts_the_merge(pipeline: LocalPipeline, generated: Pat
     assert summary.ok, summary.render()
     outcomes = pipeline.arrival_merges(started)
 
-    # Then the batch's own execution merged everything
-    assert [outcome.status for outcome in outcomes] == ["SUCCEEDED"]
+    # Then the executions its batches started (one, or one more for a batch committed after
+    # the first run took its lease) merged everything
+    assert all(outcome.ok for outcome in outcomes), [o.render() for o in outcomes]
+    assert 1 <= len(outcomes) <= summary.drain.invocations
     session = pipeline.warehouse.session()
     assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
     (plays,) = session.query("SELECT COUNT(*) FROM songplays")[0]
