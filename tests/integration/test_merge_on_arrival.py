@@ -48,7 +48,7 @@ def test_a_staged_batch_starts_the_merge(pipeline: LocalPipeline, generated: Pat
     assert plays == len(expected_star([generated]).songplays)
 
 
-def test_a_burst_starts_a_handful_of_merges_one_at_a_time_and_strands_nothing(
+def test_a_burst_starts_at_most_a_merge_per_batch_one_at_a_time_and_strands_nothing(
     pipeline: LocalPipeline, generated: Path
 ) -> None:
     # Given the songs merged, and a day's log file at a time arriving, each its own batch
@@ -63,13 +63,16 @@ def test_a_burst_starts_a_handful_of_merges_one_at_a_time_and_strands_nothing(
         assert summary.ok, summary.render()
     outcomes = pipeline.arrival_merges(started)
 
-    # Then every file is merged, by fewer executions than batches, all succeeding
+    # Then every file is merged, by at most one execution per batch, all succeeding. (Whether
+    # batches share an execution depends on timing: a batch staged while no request is pending
+    # starts its own. Fewer executions than batches was seen in most runs, not in all, so it is
+    # not asserted here; the debounce's guarantee is the bound and one merge at a time.)
     session = pipeline.warehouse.session()
     assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]
     (plays,) = session.query("SELECT COUNT(*) FROM songplays")[0]
     assert plays == len(expected_star([generated]).songplays)
     assert all(outcome.ok for outcome in outcomes), [o.render() for o in outcomes]
-    assert 1 <= len(outcomes) < len(days)
+    assert 1 <= len(outcomes) <= len(days)
     # And no two merges ever ran at once
     runs = merge_runs(pipeline)
     assert all(status == "succeeded" for _, _, status in runs)
