@@ -3,4 +3,4 @@
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE staging_events, staging_songs, load_ledger,
     songplays, users, songs, artists, time, merge_lease, merge_runs, work_users, work_songs,
     work_artists, work_time, work_songplays, work_rematch, work_retract_songs,
-    work_retract_plays, merge_requests TO ROLE sparkify_loader;
+    work_retract_plays, merge_requests TO ROLE sparkify_loader_role;

@@ -28,14 +28,15 @@ def test_setup_creates_the_role_then_grants_it_every_table_and_analyze() -> None
     statements = setup_statements()
 
     # Then the role comes first, then read and write on every schema table, then ANALYZE
-    assert statements[0] == "CREATE ROLE sparkify_loader"
+    assert statements[0] == "CREATE ROLE sparkify_loader_role"
     table_grant = next(s for s in statements if s.startswith("GRANT SELECT"))
     match = re.fullmatch(
-        r"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE (.+) TO ROLE sparkify_loader", table_grant
+        r"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE (.+) TO ROLE sparkify_loader_role",
+        table_grant,
     )
     assert match is not None
     assert sorted(match.group(1).split(", ")) == sorted(schema_tables())
-    assert "GRANT ANALYZE TO ROLE sparkify_loader" in statements
+    assert "GRANT ANALYZE TO ROLE sparkify_loader_role" in statements
 
 
 def test_the_function_roles_carry_the_database_role_they_are_mapped_to() -> None:
@@ -47,5 +48,19 @@ def test_the_function_roles_carry_the_database_role_they_are_mapped_to() -> None
     function_globals = template["Globals"]["Function"]
 
     # Then they name the setup's role and reach the generated IAM roles
-    assert function_globals["Tags"]["RedshiftDbRoles"] == "sparkify_loader"
+    assert function_globals["Tags"]["RedshiftDbRoles"] == "sparkify_loader_role"
     assert function_globals["PropagateTags"] is True
+
+
+def test_the_role_is_not_named_like_the_default_database_user() -> None:
+    # Given the template's default database user for IAM auth on a provisioned cluster
+    template, _ = decode(str(TEMPLATE))
+    assert template is not None
+    default_user = template["Parameters"]["RedshiftDbUser"]["Default"]
+
+    # When the setup's role is read
+    (create_role,) = [s for s in setup_statements() if s.startswith("CREATE ROLE")]
+
+    # Then they differ: Redshift refuses a role named like a user (CREATE ROLE: "can't be the
+    # same as any user names"), and the README creates that user and grants it the role
+    assert create_role.removeprefix("CREATE ROLE ") != default_user
