@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import faulthandler
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,8 @@ class Interrupted(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # `kill -USR1 PID` prints every thread's stack to stderr: what a hung command waits for.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     with _stop_signals_interrupt():
         try:
             return int(args.run(args) or 0)

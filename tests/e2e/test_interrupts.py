@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from functools import partial
@@ -59,6 +60,14 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folders[0], folders[1]
 
 
+def _stacks(hung: subprocess.Popen[str]) -> str:
+    """Every thread's stack of a hung command (the CLI dumps them on SIGUSR1), then kill it."""
+    hung.send_signal(signal.SIGUSR1)
+    time.sleep(1)
+    os.killpg(hung.pid, signal.SIGKILL)
+    return hung.communicate()[1]
+
+
 def _timed_load(home: Path, data: Path) -> float:
     started = time.monotonic()
     result = run_cli(home, "load", str(data))
@@ -94,7 +103,10 @@ def test_an_interrupted_load_stops_at_once_and_the_next_one_does_not_wait(
                 time.sleep(SECOND_CTRL_C_AFTER_S)
             if load.poll() is None:
                 os.killpg(load.pid, stop)
-        _, stderr = load.communicate(timeout=60)
+        try:
+            _, stderr = load.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{moment.phase}: still running 60 s after the signal\n{_stacks(load)}")
         took = time.monotonic() - sent
 
         # Then it stops within seconds with exit 130 and one line that says what it interrupted
