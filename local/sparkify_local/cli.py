@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from sparkify_local.home import Home, StateFileError
-from sparkify_local.runtime import processes
+from sparkify_local.runtime import interrupts, processes
 from sparkify_local.runtime.postgres import WarehouseStartError
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 @contextmanager
 def _stop_signals_interrupt() -> Iterator[None]:
-    """Ctrl-C and SIGTERM both interrupt the command once, as KeyboardInterrupt.
+    """Ctrl-C and SIGTERM both interrupt the command once, as KeyboardInterrupt (at once, or
+    at the next checkpoint of a loop that drives threads: see ``runtime.interrupts``).
 
     Later signals are ignored until the process exits: cleaning up (stopping the function
     workers, handing their messages back to the queue) takes a moment, and another
@@ -59,12 +60,12 @@ def _stop_signals_interrupt() -> Iterator[None]:
     """
     interrupted = False
 
-    def interrupt(_signal: int, _frame: FrameType | None) -> None:
+    def interrupt(signal_number: int, frame: FrameType | None) -> None:
         nonlocal interrupted
         interrupted = True
         for stop in STOP_SIGNALS:
             signal.signal(stop, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        interrupts.interrupt(signal_number, frame)
 
     previous = {stop: signal.signal(stop, interrupt) for stop in STOP_SIGNALS}
     try:

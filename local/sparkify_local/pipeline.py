@@ -23,7 +23,7 @@ from sparkify_loader.sqlfiles import (
 )
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.home import Home
-from sparkify_local.runtime import processes
+from sparkify_local.runtime import interrupts, processes
 from sparkify_local.runtime.event_source import Batching, DrainStats, SqsEventSource
 from sparkify_local.runtime.faults import FaultPlan
 from sparkify_local.runtime.function_pool import FunctionPool
@@ -166,11 +166,17 @@ class LocalPipeline:
             return key, response["ETag"].strip('"')
 
         pool = ThreadPoolExecutor(UPLOAD_THREADS)
+        uploaded: dict[str, str] = {}
         try:
-            results = pool.map(put, files)
-            return dict(
-                tqdm(results, total=len(files), desc="upload", unit="file", disable=not progress)
-            )
+            with interrupts.deferred():  # taken between two files (see runtime.interrupts)
+                results = pool.map(put, files)
+                bar = tqdm(
+                    results, total=len(files), desc="upload", unit="file", disable=not progress
+                )
+                for key, etag in bar:
+                    uploaded[key] = etag
+                    interrupts.checkpoint()
+            return uploaded
         finally:
             # Interrupted: the uploads not started yet are dropped, not waited for.
             pool.shutdown(wait=True, cancel_futures=True)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +135,19 @@ def uploads_files(home: Path) -> bool:
         return False  # the stack is still being set up
 
 
-def merge_runs(home: Path) -> bool:
-    """Whether a merge execution runs on the home's moto (its state machine is under way)."""
+def merge_runs(home: Path, started_since: datetime) -> bool:
+    """Whether a merge execution started since then runs on the home's moto (a merge an earlier,
+    interrupted command started may still be finishing: it is not this command's)."""
     sfn = home_aws(home, "stepfunctions")
     if sfn is None:
         return False
     try:
         return any(
-            sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
-                "executions"
-            ]
+            execution["startDate"] >= started_since
             for machine in sfn.list_state_machines()["stateMachines"]
+            for execution in sfn.list_executions(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )["executions"]
         )
     except (BotoCoreError, ClientError):
         return False

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -25,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sparkify_local.runtime import proc
+from sparkify_local.runtime import interrupts, proc
 from sparkify_local.runtime.function_pool import FunctionPool
 from sparkify_local.runtime.resources import queue_depth
 from sparkify_local.sam.template import FunctionWiring
@@ -120,7 +119,10 @@ class SqsEventSource:
             )["Attributes"]["VisibilityTimeout"]
         )
         try:
-            stats = self._deliver(record, visibility_timeout)
+            # Stop signals wait for a checkpoint: a receive is always held and recorded whole,
+            # and no lock of the pool's threads is left taken (see runtime.interrupts).
+            with interrupts.deferred():
+                stats = self._deliver(record, visibility_timeout)
         finally:
             # Interrupted, or the pool broke: hand back what no function will settle now.
             if self._held and self._release(list(self._held.values())):
@@ -134,6 +136,7 @@ class SqsEventSource:
         in_flight: dict[Future[dict[str, Any]], list[dict[str, Any]]] = {}
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while time.monotonic() < deadline:
+            interrupts.checkpoint()
             if len(in_flight) < self.batching.concurrency:
                 batch = self._collect_batch(record, visibility_timeout)
                 if batch:
@@ -156,19 +159,16 @@ class SqsEventSource:
         batch: list[dict[str, Any]] = []
         opened = time.monotonic()
         while len(batch) < self.batching.size:
-            # Ctrl-C waits until what was received is held and recorded: interrupted halfway
-            # through the receive, its messages would stay hidden with no one to hand them back.
-            with proc.signals_blocked(signal.SIGINT, signal.SIGTERM):
-                received = self.sqs.receive_message(
-                    QueueUrl=self.queue_url,
-                    MaxNumberOfMessages=min(SQS_BATCH_LIMIT, self.batching.size - len(batch)),
-                    AttributeNames=["All"],
-                    WaitTimeSeconds=0,
-                    VisibilityTimeout=PROVISIONAL_VISIBILITY_S,
-                ).get("Messages", [])
-                self._held.update({m["MessageId"]: m["ReceiptHandle"] for m in received})
-                if received:
-                    record.record(self._held.values())
+            received = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(SQS_BATCH_LIMIT, self.batching.size - len(batch)),
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+                VisibilityTimeout=PROVISIONAL_VISIBILITY_S,
+            ).get("Messages", [])
+            self._held.update({m["MessageId"]: m["ReceiptHandle"] for m in received})
+            if received:
+                record.record(self._held.values())
             if received:
                 self._change_visibility(
                     [message["ReceiptHandle"] for message in received], visibility_timeout

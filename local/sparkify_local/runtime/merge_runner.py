@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from sparkify_loader.arrival import EXECUTION_PREFIX
 from sparkify_loader.merge_steps import STEP_RESULT, FailureResult, StepResult
+from sparkify_local.runtime import interrupts
 from sparkify_local.runtime.resources import LocalResources
 
 POLL_S = 0.2
@@ -106,44 +107,48 @@ def follow_execution(
     seen = 0
     entered: dict[str, datetime] = {}
     deadline = time.monotonic() + MERGE_TIMEOUT_S
-    while True:
-        events = _history(stack, execution)
-        for event in events[seen:]:
-            entered_state = event.get("stateEnteredEventDetails")
-            if entered_state:
-                entered[entered_state["name"]] = event["timestamp"]
-            exited = event.get("stateExitedEventDetails")
-            if exited and exited["name"] in entered:
-                outcome.seconds[exited["name"]] = (
-                    event["timestamp"] - entered[exited["name"]]
-                ).total_seconds()
-            if exited:
-                result = _state_result(exited, result_keys)
-                outcome.states.append((exited["name"], result))
-                if result:
-                    on_state(exited["name"], result)
-        seen = len(events)
-        described = stack.sfn.describe_execution(executionArn=execution)
-        if described["status"] != "RUNNING":
-            outcome.status = described["status"]
-            if "output" in described:
-                outcome.output = json.loads(described["output"])
-            if described["status"] != "SUCCEEDED":
-                # The step's own error, as RecordFailure stored it, says more than "MergeFailed".
-                recorded = outcome.results(FailureResult)
-                outcome.error = (
-                    (recorded[-1].error if recorded else None)
-                    or _failure(events)
-                    or described.get("cause")
+    # Taken between two polls: see runtime.interrupts.
+    with interrupts.deferred():
+        while True:
+            interrupts.checkpoint()
+            events = _history(stack, execution)
+            for event in events[seen:]:
+                entered_state = event.get("stateEnteredEventDetails")
+                if entered_state:
+                    entered[entered_state["name"]] = event["timestamp"]
+                exited = event.get("stateExitedEventDetails")
+                if exited and exited["name"] in entered:
+                    outcome.seconds[exited["name"]] = (
+                        event["timestamp"] - entered[exited["name"]]
+                    ).total_seconds()
+                if exited:
+                    result = _state_result(exited, result_keys)
+                    outcome.states.append((exited["name"], result))
+                    if result:
+                        on_state(exited["name"], result)
+            seen = len(events)
+            described = stack.sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                outcome.status = described["status"]
+                if "output" in described:
+                    outcome.output = json.loads(described["output"])
+                if described["status"] != "SUCCEEDED":
+                    # The step's own error, as RecordFailure stored it, says more than
+                    # "MergeFailed".
+                    recorded = outcome.results(FailureResult)
+                    outcome.error = (
+                        (recorded[-1].error if recorded else None)
+                        or _failure(events)
+                        or described.get("cause")
+                    )
+                if len(_history(stack, execution)) == seen:
+                    return outcome
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"merge execution {execution} still running after {MERGE_TIMEOUT_S}s"
                 )
-            if len(_history(stack, execution)) == seen:
-                return outcome
-            continue
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"merge execution {execution} still running after {MERGE_TIMEOUT_S}s"
-            )
-        time.sleep(POLL_S)
+            time.sleep(POLL_S)
 
 
 def _history(stack: LocalResources, execution: str) -> list[dict[str, Any]]:
