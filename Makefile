@@ -4,6 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export SPARKIFY_HOME ?= $(CURDIR)/.sparkify
 SAMPLE := $(SPARKIFY_HOME)/sample
+# Each checkout's tests keep their temporary folders apart. pytest keeps the last three sessions'
+# folders of a user and deletes older ones, even those of a session still running in another
+# checkout: its PostgreSQL lost its data folder mid-test (seen with two worktrees at once).
+export PYTEST_DEBUG_TEMPROOT ?= /tmp/sparkify-pytest-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1)
+PYTEST := mkdir -p $(PYTEST_DEBUG_TEMPROOT) && $(BIN)/pytest
 
 .PHONY: install run test lint typecheck unit integration bench down clean
 
@@ -22,15 +27,15 @@ run: install
 	$(BIN)/sparkify status
 
 test: lint typecheck
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The fast tier: no services, no slow tests (seconds).
 unit: install
-	$(BIN)/pytest tests/unit -m "not slow"
+	$(PYTEST) tests/unit -m "not slow"
 
 # Everything that starts the real local stack: integration, reliability and CLI tests.
 integration: install
-	$(BIN)/pytest tests/integration tests/reliability tests/e2e
+	$(PYTEST) tests/integration tests/reliability tests/e2e
 
 # Each function's app.py is its own top-level module "app", so they are checked one at a time.
 typecheck: install
