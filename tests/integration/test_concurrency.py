@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sparkify_loader.warehouse.base import Session
 from sparkify_loader.warehouse.postgres import Isolation, PostgresWarehouse
 from sparkify_local.pipeline import LocalPipeline
 from tests.support.events import object_created
+from tests.support.locks import wait_until_blocked
 
 ROUNDS = 5
 SONGS_PER_ROUND = 3
@@ -184,18 +184,3 @@ def test_the_second_batch_waits_for_the_ledger_and_finds_the_files(
     assert [report.attempts for report in reports] == [1, 1]
     assert_one_side_staged_and_the_other_saw_duplicates(reports, len(landed.batch.objects))
     assert_staged_once(pipeline, landed)
-
-
-def wait_until_blocked(holder: psycopg.Connection, backends: int) -> None:
-    """Wait until ``backends`` sessions wait on the holder's lock (a deadline, not a timing
-    assertion: a stage that never blocks fails here with a clear message)."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        row = holder.execute(
-            "SELECT COUNT(*) FROM pg_stat_activity"
-            " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-        ).fetchone()
-        if row is not None and row[0] >= backends:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{backends} stage transactions did not reach their writes")

@@ -9,7 +9,9 @@ tables as an uninterrupted run.
 
 One merge at a time: ``lease`` locks ``merge_lease`` and takes a row in it (under SNAPSHOT and
 SERIALIZABLE alike); each later step checks or renews it, and stops (LeaseLostError) if it
-expired and another merge took over.
+expired and another merge took over. Every merge transaction locks ``load_ledger`` then
+``merge_lease`` before its first read (sql/merge/lock.sql): one lock order with the lease and
+the stage, and a snapshot taken after the wait, not before it.
 """
 
 from __future__ import annotations
@@ -211,15 +213,33 @@ class Merge:
         return LeaseResult(acquired=True, merge_id=merge_id, files=files, loads=loads)
 
     @contextmanager
-    def _leased_transaction(self, merge_id: str, *, renew: bool = True) -> Iterator[None]:
-        """A transaction that first proves (and, in sequential steps, extends) the lease."""
-        now = self._now()
-        params = {
-            "merge_id": merge_id,
-            "now": now,
-            "expires_at": now + timedelta(seconds=self._settings.merge_lease_seconds),
-        }
+    def _locked_transaction(self) -> Iterator[None]:
+        """A transaction whose first statement locks the ledger and the lease, in that order.
+
+        Under SNAPSHOT isolation the snapshot is taken at the first read: a lease check or a
+        ledger read before the lock would wait for a stage batch or a lease with a snapshot
+        older than the wait, and a lease check holds merge_lease while it waits for
+        load_ledger, the lease's order crossed (a deadlock). The lock costs the parallel write
+        steps their overlap with each other; a write step's ledger read already made stage
+        batches wait for it.
+        """
         with self._session.transaction():
+            self._session.execute(merge_sql("merge/lock.sql"))
+            yield
+
+    @contextmanager
+    def _leased_transaction(self, merge_id: str, *, renew: bool = True) -> Iterator[None]:
+        """A locked transaction that first proves (and, in sequential steps, extends) the
+        lease."""
+        with self._locked_transaction():
+            # Read the clock once the lock is ours: a step that waited while another merge took
+            # over an expired lease must judge the lease by the time it got the lock.
+            now = self._now()
+            params = {
+                "merge_id": merge_id,
+                "now": now,
+                "expires_at": now + timedelta(seconds=self._settings.merge_lease_seconds),
+            }
             if renew:
                 held = self._session.execute(merge_sql("merge/lease/renew.sql"), params)
             else:
@@ -300,8 +320,6 @@ class Merge:
                 tables=[], rematched=0, files_merged=0, latency_max_s=None, latency_min_s=None
             )
         with self._leased_transaction(merge_id):
-            # The stage's table order (sql/stage/lock_ledger.sql): ledger before staging tables.
-            self._session.execute(render_sql("stage/lock_ledger.sql"))
             result = self._publish(merge_id)
             params = {"merge_id": merge_id, "now": self._now(), "status": "succeeded"}
             self._session.execute(
@@ -364,7 +382,9 @@ class Merge:
         """Remove the published merge's work rows (the lease is already free: only rows keyed
         by this merge are touched)."""
         params = {"merge_id": merge_id}
-        with self._session.transaction():
+        # Locked although it reads neither the ledger nor the lease: the next merge's lease
+        # (clear_others.sql) deletes these rows too, and must not meet this delete mid-way.
+        with self._locked_transaction():
             removed = self._clear_work(params)
         for work_table in WORK_TABLES:
             self._session.reclaim_space(work_table)
@@ -387,7 +407,7 @@ class Merge:
                 "status": "failed",
                 "error": fit_varchar(described, MERGE_RUN_ERROR_BYTES),
             }
-            with self._session.transaction():
+            with self._locked_transaction():
                 self._session.execute(merge_sql("merge/finalize/run_finished.sql"), params)
                 self._session.execute(merge_sql("merge/lease/release.sql"), params)
                 self._clear_work(params)
@@ -399,7 +419,7 @@ class Merge:
     def dry_run(self) -> DryRunReport:
         """Everything a merge would do now, in one transaction that is rolled back."""
         try:
-            with self._session.transaction():
+            with self._locked_transaction():
                 files, loads = self._session.query(merge_sql("merge/lease/count_staged.sql"))[0]
                 merge_id = "dryrun" + uuid.uuid4().hex[:26]
                 params = {"merge_id": merge_id}
