@@ -157,6 +157,42 @@ def test_an_earlier_error_of_the_same_file_in_the_session_is_not_read_again(
     }
 
 
+def test_a_failed_per_file_count_costs_a_rerun_not_the_batch(s3: S3Client) -> None:
+    # Given a Serverless workgroup that the settings call provisioned: the per-file row count of
+    # a multi-file COPY reads an STL view inside the stage transaction, and Serverless refuses
+    # it (42501), which aborts the transaction
+    server = RecordedRedshift(kind="serverless", s3=s3)
+    session = RedshiftSession(
+        server.connect(),  # type: ignore[arg-type]
+        s3=s3,
+        manifests=ManifestWriter(s3, LANDING_BUCKET),
+        copy_role_arn=ROLE,
+        kind="provisioned",
+    )
+    batch = land(s3, {"log_data/a.json": EVENT_LINE * 2, "log_data/b.json": EVENT_LINE * 3})
+
+    # When the batch is staged
+    report = stage(session, batch)
+
+    # Then the transaction ran again without the count and staged both files once, their rows
+    # recorded as not counted (NULL), not as a wrong number
+    assert report.attempts == 2
+    assert {key: (o.status, o.counted) for (_, key, _), o in report.outcomes.items()} == {
+        "log_data/a.json": ("staged", False),
+        "log_data/b.json": ("staged", False),
+    }
+    assert server.staged_rows == {"staging_events": 5}
+    assert [(row["key"], row["status"], row["rows"]) for row in server.ledger] == [
+        ("log_data/a.json", "staged", None),
+        ("log_data/b.json", "staged", None),
+    ]
+
+    # And the next batch counts again (it fails the same way here, so it reruns as well)
+    again = stage(session, land(s3, {"log_data/c.json": EVENT_LINE, "log_data/d.json": b""}))
+    assert again.attempts == 2
+    assert sum(statement.startswith("COPY") for statement in server.statements) == 4
+
+
 @pytest.mark.parametrize(
     ("kind", "probed"), [("serverless", "serverless"), ("provisioned", "provisioned")]
 )

@@ -179,12 +179,13 @@ def stage_batch(
             report.duplicates += repeats
             return report
         except RetryWithout as retry:
-            # The engine's transaction was spoiled by bad files (Redshift): run it again
-            # without them. Each round removes at least one file, so this ends.
+            # The engine's transaction was spoiled (Redshift): by bad files, run it again
+            # without them; or by a diagnostic read, which the engine leaves out of the rerun.
+            # Each round removes at least one file or that read, so this ends.
             rejected_by_copy.update(retry.rejections)
             logger.info(
-                "rerunning stage transaction without rejected files",
-                extra={"rejected": [key for _, key, _ in retry.rejections]},
+                "rerunning stage transaction",
+                extra={"reason": str(retry), "rejected": [key for _, key, _ in retry.rejections]},
             )
         except SerializationConflict as conflict:
             if attempt == max_attempts:
@@ -303,7 +304,7 @@ def _record_ledger(
             obj.dataset.name,
             obj.size,
             report.outcomes[obj.version].status,
-            report.outcomes[obj.version].rows,
+            report.outcomes[obj.version].ledger_rows,
             _ledger_error(report.outcomes[obj.version].error),
             report.load_id,
             file_numbers.get(obj.version),

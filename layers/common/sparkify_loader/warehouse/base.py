@@ -23,10 +23,21 @@ class FileLoad:
     status: FileStatus
     rows: int = 0
     error: str | None = None
+    # False when the engine loaded the file with others and could not count its own rows (the
+    # ledger then records NULL rows; ``rows`` is 0).
+    counted: bool = True
 
     @classmethod
     def staged(cls, rows: int) -> FileLoad:
         return cls("staged", rows)
+
+    @classmethod
+    def staged_uncounted(cls) -> FileLoad:
+        return cls("staged", 0, counted=False)
+
+    @property
+    def ledger_rows(self) -> int | None:
+        return self.rows if self.counted else None
 
     @classmethod
     def rejected(cls, reason: str) -> FileLoad:
@@ -55,7 +66,8 @@ class Session(ABC):
         """COPY the objects into the dataset's staging table, tagging rows with load_id.
 
         Returns one FileLoad per object. Must run inside ``transaction()``. May raise
-        RetryWithout when bad files spoiled the transaction (Redshift).
+        RetryWithout when bad files or a failed diagnostic read spoiled the transaction
+        (Redshift).
         """
 
     @abstractmethod

@@ -21,9 +21,10 @@ class SerializationConflict(TransientWarehouseError):
 
 
 class RetryWithout(WarehouseError):
-    """The engine found bad files after its transaction was spoiled (Redshift COPY aborts the
-    whole transaction): the caller reruns the transaction without these files."""
+    """The engine's transaction was spoiled (any error aborts a Redshift transaction): by bad
+    files, which the caller reruns the transaction without, or by a failed diagnostic read,
+    which the engine leaves out of the rerun itself (no rejections then)."""
 
-    def __init__(self, rejections: dict[tuple[str, str, str], str]) -> None:
-        super().__init__(f"{len(rejections)} file(s) rejected by COPY")
+    def __init__(self, rejections: dict[tuple[str, str, str], str], reason: str = "") -> None:
+        super().__init__(reason or f"{len(rejections)} file(s) rejected by COPY")
         self.rejections = rejections

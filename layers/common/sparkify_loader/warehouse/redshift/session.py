@@ -15,7 +15,8 @@ manifest's file names and the warehouse's clock read right before the COPY, neve
 ``pg_last_copy_id()``: a rolled-back COPY does not update it, and the SYS views' query ids are
 not the STL ones. Any error inside a Redshift transaction aborts it, so the load errors are only
 read after the rollback, each read guarded; inside the stage transaction only the per-file row
-count of a multi-file COPY is read, from the view the kind is known to have.
+count of a multi-file COPY is read, and if that read fails the transaction is run again without
+it (see ``_rows_per_file``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ class RedshiftSession(Session):
         self._manifests = manifests
         self._copy_role_arn = copy_role_arn
         self._in_transaction = False
+        # Set when a per-file row count spoiled a transaction: its rerun does without, until a
+        # transaction commits.
+        self._skip_file_counts = False
         self.broken = False
         self.closed = False
         self.last_used = time.monotonic()
@@ -127,6 +131,7 @@ class RedshiftSession(Session):
             yield
             with self._driver_calls():
                 self.connection.commit()
+            self._skip_file_counts = False
         except BaseException as error:
             # A failed COMMIT (e.g. Redshift's 1023 at commit time) lands here too.
             try:
@@ -235,9 +240,7 @@ class RedshiftSession(Session):
         per_file = self._rows_per_file(current, since, inserted)
         self.execute(drop_copy_target_sql(dataset))
         self._raise_if_changed(current)
-        for version, rows in per_file.items():
-            outcomes[version] = FileLoad.staged(rows)
-        return outcomes
+        return outcomes | per_file
 
     def _server_time(self) -> datetime:
         """The warehouse's clock now: the load views' rows of the next COPY start at or after
@@ -258,15 +261,36 @@ class RedshiftSession(Session):
 
     def _rows_per_file(
         self, objects: Sequence[LandedObject], since: datetime, inserted: int
-    ) -> dict[ObjectVersion, int]:
+    ) -> dict[ObjectVersion, FileLoad]:
         """Rows per file of a successful COPY. A lone file's count is the INSERT's, exactly, and
-        needs no query; several files need the kind's load view, read inside the transaction
-        (a view the kind is known to have, so the read cannot abort it)."""
+        needs no query; several files need the kind's load view, read inside the transaction.
+
+        Guarded by a rerun: any error aborts a Redshift transaction and there are no savepoints,
+        so a failed read rolls back and asks for the transaction again, which then records the
+        files' rows as not counted (NULL in the ledger). Not after the commit: the counts would
+        leave the ledger's transaction and cost every batch a second commit, which Redshift
+        serializes cluster-wide; the read almost never fails (a view the kind has), so its
+        failure may cost one COPY more, not the batch.
+        """
         if len(objects) == 1:
-            return {objects[0].version: inserted}
-        return rows_by_version(
-            self._diagnostic("rows_per_file.sql", objects, since), objects, inserted
-        )
+            return {objects[0].version: FileLoad.staged(inserted)}
+        if self._skip_file_counts:
+            logger.warning(
+                "rows per file not counted: the load views could not be read",
+                extra={"files": len(objects), "rows": inserted},
+            )
+            return {obj.version: FileLoad.staged_uncounted() for obj in objects}
+        try:
+            rows = self._diagnostic("rows_per_file.sql", objects, since)
+        except TransientWarehouseError:
+            raise  # the transaction is lost anyway: the caller retries it as a whole
+        except WarehouseError as error:
+            self._skip_file_counts = True
+            raise RetryWithout({}, f"could not count rows per file: {error}") from error
+        return {
+            version: FileLoad.staged(count)
+            for version, count in rows_by_version(rows, objects, inserted).items()
+        }
 
     def _load_errors(self, objects: Sequence[LandedObject], since: datetime) -> list[tuple]:
         """The first load error of each bad file, read after a rollback; a failed read names no
