@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.merge import WRITES, AuditFailedError, Merge
 from sparkify_loader.merge_steps import FailureResult, LeaseResult
 from sparkify_local.pipeline import LocalPipeline
-from tests.support.documents import write
+from tests.support.documents import event, lines, write
+from tests.support.locks import WAIT_S, wait_until_blocked
 from tests.support.stack import assert_converged
 
 
@@ -86,6 +89,53 @@ def test_merge_killed_after_taking_the_lease_resumes_once_the_lease_expires(
     )
     assert pipeline.merge().ok
     assert_converged(pipeline, sample_reference)
+
+
+def test_a_failed_analyze_after_the_lease_neither_fails_the_step_nor_keeps_the_lease(
+    pipeline: LocalPipeline, tmp_path: Path
+) -> None:
+    # Given a staged file, and a session holding the lock ANALYZE needs on staging_events
+    write(tmp_path / "log_data" / "day.json", lines(event()))
+    assert pipeline.load([tmp_path], progress=False).ok
+    merge = Merge(
+        pipeline.warehouse.session(),
+        MergeSettings(warehouse_engine="postgres", warehouse_url="unused"),
+    )
+    with psycopg.connect(pipeline.endpoints.warehouse_url, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE staging_events IN SHARE UPDATE EXCLUSIVE MODE")
+
+        # When the lease step's ANALYZE, after the lease committed, fails (cancelled while it
+        # waits; on Redshift a missing ANALYZE permission fails it at once). The Lease state
+        # has no Catch: a failure there would end the run with the lease held until it expires
+        with ThreadPoolExecutor(1) as pool:
+            leasing = pool.submit(merge.lease)
+            try:
+                wait_until_blocked(holder, backends=1)
+                # From another session: the holder's transaction keeps its first view of
+                # pg_stat_activity
+                with psycopg.connect(pipeline.endpoints.warehouse_url, autocommit=True) as probe:
+                    cancelled = probe.execute(
+                        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND query = 'ANALYZE staging_events'"
+                    ).fetchall()
+            finally:
+                holder.execute("ROLLBACK")
+            assert cancelled == [(True,)]
+            lease = leasing.result(timeout=WAIT_S)
+
+    # Then the step reports the lease taken, and the merge goes on with the old statistics to
+    # publish the file and free the lease
+    assert (lease.acquired, lease.files) == (True, 1)
+    assert lease.merge_id is not None
+    for table in WRITES:
+        merge.write(table, lease.merge_id)
+    merge.audit(lease.merge_id)
+    merge.publish(lease.merge_id)
+    session = pipeline.warehouse.session()
+    assert session.query("SELECT status FROM load_ledger") == [("merged",)]
+    assert session.query("SELECT COUNT(*) FROM songplays")[0][0] == 1
+    assert session.query("SELECT COUNT(*) FROM merge_lease")[0][0] == 0
 
 
 def test_two_executions_at_once_merge_once(

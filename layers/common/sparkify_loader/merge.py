@@ -54,7 +54,7 @@ from sparkify_loader.merge_steps import (
 from sparkify_loader.observability import MetricName, logger
 from sparkify_loader.sqlfiles import Fragment, Identifier, Slot, render_sql, sql_dir_files
 from sparkify_loader.varchar import MERGE_RUN_ERROR_BYTES, fit_varchar
-from sparkify_loader.warehouse import Session, Warehouse
+from sparkify_loader.warehouse import Session, Warehouse, WarehouseError
 
 Clock = Callable[[], datetime]
 
@@ -208,9 +208,22 @@ class Merge:
                     merge_sql("merge/work/clear_others.sql", work_table=work_table), params
                 )
         for table in ("events", "songs"):
-            self._session.execute(merge_sql(f"merge/analyze_staging_{table}.sql"))
+            self._analyze_staging(table)
         logger.info("merge lease taken", extra={"merge_id": merge_id, "files": files})
         return LeaseResult(acquired=True, merge_id=merge_id, files=files, loads=loads)
+
+    def _analyze_staging(self, table: str) -> None:
+        """Fresh statistics for a staging table, after the lease committed: an optimisation, so
+        a failure is logged and the merge goes on with the old ones. Raised, it would end the
+        run at the Lease state (no Catch: nothing to release before the lease exists) with the
+        lease held until it expires, and a retry would find its own lease held by another."""
+        try:
+            self._session.execute(merge_sql(f"merge/analyze_staging_{table}.sql"))
+        except WarehouseError as error:
+            logger.warning(
+                "could not analyze a staging table; merging with its old statistics",
+                extra={"table": f"staging_{table}", "error": str(error)},
+            )
 
     @contextmanager
     def _locked_transaction(self) -> Iterator[None]:
