@@ -9,8 +9,9 @@ do with the statements our engine sends. Each behaviour names where it was recor
 - **AWS-DG** = the Amazon Redshift Database Developer Guide page named.
 
 It is a double of a third-party driver and server, never of our code: the engine under test
-(``RedshiftSession``, ``stage_batch``, ``Merge.fail``) is the real one. A statement it does not
-know raises ``NotImplementedError``, so a new statement cannot pass unnoticed.
+(``RedshiftSession``, ``stage_batch``, ``Merge.lease``, ``Merge.fail``) is the real one. A
+statement it does not know raises ``NotImplementedError``, so a new statement cannot pass
+unnoticed.
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ LOAD_FAILED = {
 }
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-_VARCHAR_COLUMNS = {("load_ledger", "error"): 4096, ("merge_runs", "error"): 4096}
+_VARCHAR_COLUMNS = {
+    ("load_ledger", "error"): 4096,
+    ("merge_runs", "error"): 4096,
+    ("merge_runs", "execution"): 256,
+}
 # record_ledger.sql's column order.
 _LEDGER_COLUMNS = [
     "bucket",
@@ -271,9 +276,21 @@ class DoubleCursor:
             self._load_view(text, params, errors=True)
         elif "lines_scanned" in text:
             self._load_view(text, params, errors=False)
-        elif text.startswith("UPDATE merge_runs SET"):
+        elif text.startswith(("UPDATE merge_runs SET", "INSERT INTO merge_runs")):
             self._check_varchar("merge_runs", params)
             self.rowcount = 1
+        elif text.startswith("SELECT merge_id, expires_at FROM merge_lease"):
+            self._rows = []  # no merge holds the lease: the double keeps no lease rows
+        elif text.startswith("SELECT COUNT(*), COUNT(DISTINCT load_id) FROM load_ledger"):
+            staged = [row for row in self.server.ledger if row["status"] == "staged"]
+            self._rows = [(len(staged), len({row["load_id"] for row in staged}))]
+        elif text.startswith("UPDATE load_ledger SET merge_id"):
+            self.rowcount = sum(row["status"] == "staged" for row in self.server.ledger)
+        elif text.startswith(("INSERT INTO merge_lease", "DELETE FROM merge_requests")):
+            self.rowcount = 1
+        elif text.startswith("ANALYZE staging_"):
+            # AWS-DG r_ANALYZE: allowed in a transaction block; a utility statement, no rows.
+            self.rowcount = -1
         elif text.startswith(("UPDATE merge_lease", "DELETE FROM merge_lease")):
             self.rowcount = 1
         elif text.startswith("DELETE FROM work_"):

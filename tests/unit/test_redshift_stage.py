@@ -5,6 +5,7 @@ stage and the merge's failure record are the real code; S3 is moto."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,8 +20,14 @@ from sparkify_loader.datasets import EVENTS
 from sparkify_loader.events import LandedObject, ParsedBatch, parse_batch
 from sparkify_loader.merge import Merge
 from sparkify_loader.merge_steps import CaughtError
+from sparkify_loader.sqlfiles import render_sql
 from sparkify_loader.stage import StageReport, stage_batch
-from sparkify_loader.varchar import fit_varchar
+from sparkify_loader.varchar import (
+    LEDGER_ERROR_BYTES,
+    MERGE_RUN_ERROR_BYTES,
+    MERGE_RUN_EXECUTION_BYTES,
+    fit_varchar,
+)
 from sparkify_loader.warehouse.redshift import ManifestWriter, RedshiftSession
 from tests.support.events import LANDING_BUCKET, object_created
 from tests.support.redshift_double import (
@@ -328,6 +335,31 @@ def test_a_multibyte_merge_failure_fits_merge_runs_varchar(s3: S3Client) -> None
     assert f"Boom: {cause}".startswith(recorded) and result.released
 
 
+def test_a_long_multibyte_execution_name_fits_merge_runs_varchar(s3: S3Client) -> None:
+    # Given a staged file, and an execution whose ARN holds a user-chosen name of 80 characters
+    # of 2 to 4 bytes each (Step Functions counts characters; merge_runs.execution is
+    # VARCHAR(256), in bytes)
+    server, session = redshift(s3, "serverless")
+    stage(session, land(s3, {"log_data/a.json": EVENT_LINE}))
+    settings = MergeSettings.model_validate(
+        {"warehouse_engine": "postgres", "warehouse_url": "postgresql:///unused"}
+    )
+    execution = "arn:aws:states:us-west-2:123456789012:execution:sparkify-merge:" + "ü🎵" * 40
+
+    # When a merge started by that execution takes the lease
+    lease = Merge(session, settings).lease(execution)
+
+    # Then its run is recorded with the ARN cut to 256 bytes, no character split
+    recorded = next(
+        params["execution"]
+        for statement, params in zip(server.statements, server.parameters, strict=True)
+        if statement.startswith("INSERT INTO merge_runs")
+    )
+    assert lease.acquired
+    assert len(execution.encode("utf-8")) > 256 >= len(recorded.encode("utf-8"))
+    assert execution.startswith(recorded) and len(recorded.encode("utf-8")) > 250
+
+
 @pytest.mark.parametrize(
     ("text", "limit", "expected"),
     [
@@ -348,3 +380,21 @@ def test_fit_varchar_cuts_by_utf8_bytes_on_a_character_boundary(
     # Then it is the longest prefix within the bytes
     assert fitted == expected
     assert len(fitted.encode("utf-8")) <= limit
+
+
+@pytest.mark.parametrize(
+    ("schema_file", "column", "limit"),
+    [
+        ("030_load_ledger.sql", "error", LEDGER_ERROR_BYTES),
+        ("100_merge_runs.sql", "error", MERGE_RUN_ERROR_BYTES),
+        ("100_merge_runs.sql", "execution", MERGE_RUN_EXECUTION_BYTES),
+    ],
+)
+def test_each_byte_limit_is_its_columns_varchar_size(
+    schema_file: str, column: str, limit: int
+) -> None:
+    # Given the schema file that creates the column
+    schema = render_sql(f"schema/{schema_file}")
+
+    # Then the limit the code cuts to is the column's declared size
+    assert re.search(rf"^\s*{column}\s+VARCHAR\({limit}\)", schema, re.MULTILINE), schema

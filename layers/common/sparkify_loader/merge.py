@@ -53,7 +53,11 @@ from sparkify_loader.merge_steps import (
 )
 from sparkify_loader.observability import MetricName, logger
 from sparkify_loader.sqlfiles import Fragment, Identifier, Slot, render_sql, sql_dir_files
-from sparkify_loader.varchar import MERGE_RUN_ERROR_BYTES, fit_varchar
+from sparkify_loader.varchar import (
+    MERGE_RUN_ERROR_BYTES,
+    MERGE_RUN_EXECUTION_BYTES,
+    fit_varchar,
+)
 from sparkify_loader.warehouse import Session, Warehouse, WarehouseError
 
 Clock = Callable[[], datetime]
@@ -196,7 +200,11 @@ class Merge:
                 "merge_id": merge_id,
                 "now": now,
                 "expires_at": now + timedelta(seconds=self._settings.merge_lease_seconds),
-                "execution": execution,
+                # An execution ARN ends in a user-chosen name of up to 80 characters, any of
+                # them multibyte: it can pass the column's 256 bytes.
+                "execution": None
+                if execution is None
+                else fit_varchar(execution, MERGE_RUN_EXECUTION_BYTES),
                 "files": files,
                 "loads": loads,
             }

@@ -7,10 +7,11 @@ soon as it holds a multibyte character; PostgreSQL counts characters and would n
 
 from __future__ import annotations
 
-# load_ledger.error and merge_runs.error are both VARCHAR(4096) (sql/schema); a unit test ties
-# these to the schema files.
+# load_ledger.error and merge_runs.error are both VARCHAR(4096), merge_runs.execution
+# VARCHAR(256) (sql/schema); a unit test ties these to the schema files.
 LEDGER_ERROR_BYTES = 4096
 MERGE_RUN_ERROR_BYTES = 4096
+MERGE_RUN_EXECUTION_BYTES = 256
 
 
 def fit_varchar(text: str, max_bytes: int) -> str:
