@@ -645,13 +645,23 @@ def test_loaded_wiring_can_travel_to_a_worker_process() -> None:
     assert copied == wiring
 
 
-def test_redshift_port_admits_only_the_ra3_and_serverless_ranges(template: dict) -> None:
-    # Given the RedshiftPort parameter
+def test_only_a_created_warehouse_is_held_to_the_ra3_and_serverless_ports(template: dict) -> None:
+    # Given the RedshiftPort parameter and the rule on it
     port = template["Parameters"]["RedshiftPort"]
+    rule = template["Rules"]["CreatedRedshiftUsesRa3Ports"]
 
-    # When its allowed values are read
-    allowed = {int(value) for value in port["AllowedValues"]}
+    # When the rule's condition and its list of ports are read
+    (assertion,) = rule["Assertions"]
+    ports, value = assertion["Assert"]["Fn::Contains"]
 
-    # Then they are exactly 5431-5455 and 8191-8215, and the default is one of them
+    # Then an existing warehouse may keep any port (a DC2 cluster's 1150-65535), while a
+    # created one needs exactly 5431-5455 or 8191-8215, and the default is one of them
+    assert "AllowedValues" not in port
+    assert (port["MinValue"], port["MaxValue"]) == (1150, 65535)
+    assert rule["RuleCondition"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CreateRedshift"}, "none"]}]
+    }
+    assert value == {"Ref": "RedshiftPort"}
+    allowed = {int(port_text) for port_text in ports}
     assert allowed == {*range(5431, 5456), *range(8191, 8216)}
     assert port["Default"] in allowed
