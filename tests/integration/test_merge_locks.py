@@ -117,3 +117,32 @@ def test_a_step_waiting_for_a_stage_batch_sees_the_lease_taken_meanwhile(
         ("failed" if step == "fail" else "running",),
         ("running",),
     ]
+
+
+def test_two_merges_starting_at_once_take_one_lease(
+    pipeline: LocalPipeline, merges: Callable[[Callable[[], datetime]], Merge], tmp_path: Path
+) -> None:
+    # Given a staged file, and two merges whose lease transactions are both open at once: they
+    # queue behind a stage batch holding the ledger
+    write(tmp_path / "log_data" / "day.json", lines(event()))
+    assert pipeline.load([tmp_path], progress=False).ok
+    both = [merges(utc_now), merges(utc_now)]
+    with psycopg.connect(pipeline.endpoints.warehouse_url, autocommit=True) as stage:
+        stage.execute("BEGIN")
+        stage.execute(render_sql("stage/lock_ledger.sql"))
+        with ThreadPoolExecutor(2) as pool:
+            leases = [pool.submit(merge.lease) for merge in both]
+            wait_until_blocked(stage, backends=2)
+
+            # When the batch lets go
+            stage.execute("COMMIT")
+            results = [lease.result(timeout=WAIT_S) for lease in leases]
+
+    # Then exactly one merge took the lease and claimed the file; the other says who holds it
+    winner, loser = sorted(results, key=lambda result: result.acquired, reverse=True)
+    assert (winner.acquired, winner.files) == (True, 1)
+    assert not loser.acquired and loser.busy
+    assert f"merge {winner.merge_id} holds the lease" in (loser.reason or "")
+    session = pipeline.warehouse.session()
+    assert session.query("SELECT merge_id FROM merge_lease") == [(winner.merge_id,)]
+    assert session.query("SELECT COUNT(*) FROM merge_runs")[0][0] == 1
