@@ -245,4 +245,4 @@ class SqsEventSource:
     def _release_held_by_the_dead(self, record: HeldMessages) -> None:
         for path, receipt_handles in record.of_dead_processes():
             if self._release(receipt_handles):
-                path.unlink()
+                path.unlink(missing_ok=True)  # two drains of one home may both release it
