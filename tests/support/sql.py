@@ -31,6 +31,7 @@ from sparkify_loader.sqlfiles import (
     schema_tables,
     sql_dir_files,
 )
+from sparkify_loader.warehouse.migrations import MIGRATIONS
 from sparkify_loader.warehouse.redshift import (
     create_copy_target_sql,
     drop_copy_target_sql,
@@ -179,6 +180,9 @@ def real_renderings() -> dict[str, list[str]]:
     # The schema-setup files (run by an admin, statement by statement; README "Deploy").
     for name in sql_dir_files("setup"):
         rendered[f"setup/{name}"] = render_statements(f"setup/{name}")
+    # The columns later versions added (warehouse.migrations), statement by statement.
+    for name in sql_dir_files(MIGRATIONS):
+        rendered[f"{MIGRATIONS}/{name}"] = render_statements(f"{MIGRATIONS}/{name}")
 
     for name in all_sql_files():
         if name not in rendered:

@@ -23,6 +23,7 @@ from sparkify_loader.warehouse.errors import (
     WarehouseError,
 )
 from sparkify_loader.warehouse.json_copy import S3JsonCopy
+from sparkify_loader.warehouse.migrations import add_missing_columns
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -91,6 +92,7 @@ class PostgresSession(Session):
             for name in schema_files():
                 for statement in to_postgres(render_sql(name)):
                     self.execute(statement)
+            add_missing_columns(self)
 
     def close(self) -> None:
         self.connection.close()

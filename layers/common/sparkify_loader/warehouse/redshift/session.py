@@ -41,6 +41,7 @@ from sparkify_loader.warehouse.errors import (
     TransientWarehouseError,
     WarehouseError,
 )
+from sparkify_loader.warehouse.migrations import add_missing_columns
 from sparkify_loader.warehouse.redshift.attribution import (
     load_error_reasons,
     rows_by_version,
@@ -163,6 +164,7 @@ class RedshiftSession(Session):
         with self.transaction():
             for name in schema_files():
                 self.execute(render_sql(name))
+            add_missing_columns(self)
 
     def detect_kind(self) -> RedshiftKind:
         """Find out, once per connection and outside any transaction, which load views this
