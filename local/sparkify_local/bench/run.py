@@ -12,6 +12,9 @@ embedded PostgreSQL, wiped first, stopped at the end), so no other home's data i
    bytes, through psycopg, into tables defined like the staging tables (``LIKE … INCLUDING
    ALL``: logged, same indexes, as the stage path writes) is timed (best of 3). For scale, the
    same bytes are also copied into ``TEMP`` tables (no WAL, no index).
+   The *minimal pipeline* for the same files: every object of the data set read whole from the
+   local S3 with concurrent GETs (as fast as moto serves them; best of 3), plus that raw COPY:
+   ``stage_minimal_seconds``, what any stage path on this stack needs at least.
 4. Memory: the peak RSS (the kernel's ``VmHWM``) of each stage worker process, i.e. of each
    Lambda execution environment, and the PostgreSQL server's peak (sum of PSS over its
    processes). A second, 4x smaller data set shows whether the workers' peak grows with the data.
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +56,9 @@ POSTGRES_SAMPLE_EVERY = 10
 FIND_PROCESSES_EVERY = 20
 COPY_REPEATS = 3
 COPY_CHUNK_BYTES = 1 << 20
+# Concurrent GETs of the S3 reference: botocore's connection pool size (10) per client.
+S3_READ_THREADS = 10
+TARGET_MINIMAL_RATIO = 1.5
 QUEUE_SETTLE_TIMEOUT_S = 60.0
 STAGING_TABLES = ("staging_events", "staging_songs")
 MB = 1024 * 1024
@@ -72,8 +79,9 @@ def run_stage_bench(
     with scratch_pipeline(Home(home.root / "bench")) as pipeline:
         main = _stage_run(pipeline, events, songs, seed, progress)
         reference = _copy_reference(pipeline.endpoints.warehouse_url)
+        s3_read = _s3_read_reference(pipeline)  # the main run's objects are still landed
         small = _stage_run(pipeline, events // 4, songs // 4, seed, progress)
-        results = _results(pipeline, main, reference, small)
+        results = _results(pipeline, main, reference, small, s3_read)
     results["load_avg_before"] = round(load_before, 2)
     results["load_avg_after"] = round(os.getloadavg()[0], 2)
     return results
@@ -439,11 +447,44 @@ def _scalar(connection: psycopg.Connection, statement: str) -> object:
     return row[0]
 
 
+@dataclass
+class S3ReadReference:
+    objects: int
+    bytes: int
+    seconds: float
+
+
+def _s3_read_reference(pipeline: LocalPipeline) -> S3ReadReference:
+    """Every object of the landing bucket read whole with concurrent GETs, best of
+    ``COPY_REPEATS``: how fast the local S3 serves the files, with nothing else to do."""
+    s3, bucket = pipeline.stack.s3, pipeline.stack.bucket
+    keys = [
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for obj in page.get("Contents", [])
+    ]
+
+    def read(key: str) -> int:
+        return len(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    best, size = float("inf"), 0
+    for _ in range(COPY_REPEATS):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(S3_READ_THREADS) as pool:
+            size = sum(pool.map(read, keys))
+        best = min(best, time.perf_counter() - started)
+    return S3ReadReference(objects=len(keys), bytes=size, seconds=best)
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
 def _results(
-    pipeline: LocalPipeline, main: StageRun, reference: CopyReference, small: StageRun
+    pipeline: LocalPipeline,
+    main: StageRun,
+    reference: CopyReference,
+    small: StageRun,
+    s3_read: S3ReadReference,
 ) -> Metrics:
     batching = pipeline.stage_batching()
     stage_rate = main.rows / main.stage_seconds
@@ -451,6 +492,8 @@ def _results(
     # definition and indexes. The TEMP-table figure (no WAL, no index) is shown for scale.
     copy_rate = reference.rows / reference.logged_seconds
     ratio = stage_rate / copy_rate
+    minimal_seconds = s3_read.seconds + reference.logged_seconds
+    minimal_ratio = main.stage_seconds / minimal_seconds
     return {
         "events": main.events,
         "songs": main.songs,
@@ -474,6 +517,13 @@ def _results(
         "copy_limit_rows_per_s": round(copy_rate, 1),
         "copy_temp_table_rows_per_s": round(reference.rows / reference.seconds, 1),
         "stage_to_copy_ratio": round(ratio, 4),
+        "s3_read_objects": s3_read.objects,
+        "s3_read_seconds": round(s3_read.seconds, 3),
+        "s3_read_objects_per_s": round(s3_read.objects / s3_read.seconds, 1),
+        "stage_minimal_seconds": round(minimal_seconds, 3),
+        "stage_to_minimal_ratio": round(minimal_ratio, 2),
+        "target_minimal_ratio": TARGET_MINIMAL_RATIO,
+        "target_minimal_met": "yes" if minimal_ratio <= TARGET_MINIMAL_RATIO else "no",
         "target_ratio": TARGET_RATIO,
         "target_met": "yes" if ratio >= TARGET_RATIO else "no",
         "stage_peak_rss_mb": round(main.peaks.worker_mb, 1),
@@ -536,6 +586,18 @@ def render(results: Metrics) -> str:
         (
             "stage_to_copy_ratio",
             f"{r['stage_to_copy_ratio']:.4f} (target >= {r['target_ratio']}: {met})",
+        ),
+        (
+            "stage_minimal_seconds",
+            f"{r['stage_minimal_seconds']:.2f} s: every object read from the local S3 with "
+            f"{S3_READ_THREADS} concurrent GETs ({r['s3_read_seconds']:.2f} s, "
+            f"{r['s3_read_objects_per_s']:,.0f} objects/s) + the raw COPY "
+            f"({r['copy_limit_seconds']:.2f} s)",
+        ),
+        (
+            "stage_to_minimal_ratio",
+            f"{r['stage_to_minimal_ratio']:.2f} (target <= {r['target_minimal_ratio']}: "
+            f"{'met' if r['target_minimal_met'] == 'yes' else 'NOT met'})",
         ),
         (
             "stage_peak_rss_mb",
