@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="upload files or folders and stage them")
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.add_argument("--no-merge", action="store_true", help="stage only, do not merge")
+    load.add_argument(
+        "--without-events",
+        action="store_true",
+        help="upload only, with no ObjectCreated notifications (as files that predate the loader)",
+    )
     load.set_defaults(run=_load)
 
     merge = commands.add_parser("merge", help="run the merge state machine once and follow it")
@@ -150,7 +155,15 @@ def _load(args: argparse.Namespace) -> int:
     with pipeline:
         progress = sys.stderr.isatty()
         with _step("uploading", resume):
-            uploaded = pipeline.upload(args.paths, progress=progress)
+            uploaded = pipeline.upload(
+                args.paths, progress=progress, events=not args.without_events
+            )
+        if args.without_events:
+            print(
+                f"uploaded {len(uploaded)} file(s) without events: nothing announced them; "
+                "they wait for a backfill"
+            )
+            return 0
         started = datetime.now(UTC)
         with _step("staging", resume):
             # As deployed, the stage function starts the merge when a batch commits new rows.

@@ -155,8 +155,14 @@ class LocalPipeline:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def upload(self, paths: Iterable[Path], progress: bool = True) -> dict[str, str]:
-        """Put every file into the landing bucket; return key -> etag."""
+    def upload(
+        self, paths: Iterable[Path], progress: bool = True, events: bool = True
+    ) -> dict[str, str]:
+        """Put every file into the landing bucket; return key -> etag. ``events=False``: the
+        bucket announces none of them (see ``LocalResources.notifications_suspended``)."""
+        if not events:
+            with self.stack.notifications_suspended():
+                return self.upload(paths, progress=progress)
         files = list(files_to_upload(paths))
 
         def put(item: tuple[Path, str]) -> tuple[str, str]:
