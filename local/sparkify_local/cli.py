@@ -1,7 +1,8 @@
 """``sparkify``: run the loader locally (moto + embedded PostgreSQL) and look inside it.
 
-Commands: init, load, merge, report, sql, status, down, generate, bench. State lives in
-SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until ``sparkify down``.
+Commands: init, load, backfill, reconcile, merge, report, sql, status, down, generate, bench.
+State lives in SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until
+``sparkify down``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,27 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from sparkify_local.home import Home, StateFileError
+from sparkify_local.operate.listing import PrefixOutsideDatasetsError
+from sparkify_local.operate.reconcile import DEFAULT_GRACE_SECONDS
 from sparkify_local.runtime import interrupts, processes
 from sparkify_local.runtime.postgres import WarehouseStartError
 
+if TYPE_CHECKING:
+    from sparkify_local.pipeline import LocalPipeline
+
+USAGE_EXIT = 2  # as argparse exits on a bad argument
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class UsageError(ValueError):
+    """Bad input to a command: one line on stderr, exit 2."""
 
 
 class Interrupted(Exception):
@@ -41,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(interrupted, file=sys.stderr)
         except KeyboardInterrupt:
             print(f"sparkify {args.command}: interrupted", file=sys.stderr)
+        except (UsageError, PrefixOutsideDatasetsError) as error:
+            print(f"sparkify {args.command}: {error}", file=sys.stderr)
+            return USAGE_EXIT
         except (StateFileError, WarehouseStartError) as error:
             print(f"sparkify {args.command}: {error}", file=sys.stderr)
             return 1
@@ -100,6 +115,29 @@ def _parser() -> argparse.ArgumentParser:
         help="upload only, with no ObjectCreated notifications (as files that predate the loader)",
     )
     load.set_defaults(run=_load)
+
+    backfill = commands.add_parser(
+        "backfill", help="announce every object version missing from the ledger, stage, merge"
+    )
+    backfill.add_argument("--prefix", default=None, help="only keys under this prefix")
+    backfill.add_argument(
+        "--since", default=None, metavar="DATE", help="only objects last modified on/after DATE"
+    )
+    backfill.add_argument("--no-merge", action="store_true", help="stage only, do not merge")
+    backfill.set_defaults(run=_backfill)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="every landed file: in the ledger, in flight or unaccounted"
+    )
+    reconcile.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        metavar="SECONDS",
+        help="a file not in the ledger and this recent is in flight "
+        f"(default {DEFAULT_GRACE_SECONDS})",
+    )
+    reconcile.set_defaults(run=_reconcile)
 
     merge = commands.add_parser("merge", help="run the merge state machine once and follow it")
     merge.add_argument("--dry-run", action="store_true", help="report what would change")
@@ -161,25 +199,99 @@ def _load(args: argparse.Namespace) -> int:
         if args.without_events:
             print(
                 f"uploaded {len(uploaded)} file(s) without events: nothing announced them; "
-                "they wait for a backfill"
+                "`sparkify reconcile` counts them, `sparkify backfill` loads them"
             )
             return 0
-        started = datetime.now(UTC)
-        with _step("staging", resume):
-            # As deployed, the stage function starts the merge when a batch commits new rows.
-            summary = pipeline.stage_uploaded(
-                uploaded, progress=progress, merge_on_arrival=not args.no_merge
+        return _stage_and_merge(pipeline, uploaded, args.no_merge, resume)
+
+
+def _stage_and_merge(
+    pipeline: LocalPipeline,
+    versions: dict[str, str],
+    no_merge: bool,
+    resume: str,
+    arrived_as: str = "uploaded",
+) -> int:
+    """Stage the queued notifications of ``versions`` (key -> etag), then follow the merges
+    their batches start (or run one), as deployed; print the summaries."""
+    progress = sys.stderr.isatty()
+    started = datetime.now(UTC)
+    with _step("staging", resume):
+        # As deployed, the stage function starts the merge when a batch commits new rows.
+        summary = pipeline.stage_uploaded(
+            versions, progress=progress, merge_on_arrival=not no_merge
+        )
+    summary.arrived_as = arrived_as
+    print(summary.render())
+    if no_merge:
+        print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
+        return 0 if summary.ok else 1
+    with _step("merging (the execution goes on in the local stack)", resume):
+        # Follow the merges the batches started; none started (nothing new): run one.
+        outcomes = pipeline.arrival_merges(started) or [pipeline.merge()]
+    for outcome in outcomes:
+        print(outcome.render())
+    return 0 if summary.ok and all(outcome.ok for outcome in outcomes) else 1
+
+
+def _since(value: str | None) -> datetime | None:
+    """``--since``: a date (midnight UTC) or an ISO 8601 time (UTC unless it says otherwise)."""
+    if value is None:
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since: not a date (YYYY-MM-DD) or ISO 8601 time: {value!r}") from None
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from sparkify_local.operate.backfill import backfill
+    from sparkify_local.operate.listing import ListedObject, listing_prefixes
+    from sparkify_local.operate.local import LocalTarget, template_landing_rules
+    from sparkify_local.pipeline import LocalPipeline
+    from sparkify_local.runtime.resources import TEMPLATE_PATH
+    from sparkify_local.sam.loading import load_template
+
+    since = _since(args.since)
+    # Checked before the stack starts: a bad prefix costs no start-up.
+    listing_prefixes(template_landing_rules(load_template(TEMPLATE_PATH)), args.prefix)
+    resume = "run `sparkify backfill` again: versions already in the ledger are not announced"
+    with _step("starting the local stack", resume):
+        pipeline = LocalPipeline.start(Home.from_env())
+    with pipeline:
+        # The local summary of what was staged needs the announced versions (key -> etag);
+        # the listing itself holds one page at a time.
+        announced: dict[str, str] = {}
+
+        def remember(obj: ListedObject) -> None:
+            announced[obj.key] = obj.etag
+
+        with _step("announcing", resume):
+            summary = backfill(
+                LocalTarget(pipeline),
+                prefix=args.prefix,
+                since=since,
+                progress=sys.stderr.isatty(),
+                on_announced=remember,
             )
         print(summary.render())
-        if args.no_merge:
-            print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
-            return 0 if summary.ok else 1
-        with _step("merging (the execution goes on in the local stack)", resume):
-            # Follow the merges the batches started; none started (nothing new): run one.
-            outcomes = pipeline.arrival_merges(started) or [pipeline.merge()]
-        for outcome in outcomes:
-            print(outcome.render())
-        return 0 if summary.ok and all(outcome.ok for outcome in outcomes) else 1
+        if not announced:
+            return 0
+        return _stage_and_merge(pipeline, announced, args.no_merge, resume, "announced")
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from sparkify_local.operate.local import LocalTarget
+    from sparkify_local.operate.reconcile import reconcile
+    from sparkify_local.pipeline import LocalPipeline
+
+    if args.grace < 0:
+        raise UsageError(f"--grace: must be 0 or more seconds, not {args.grace:g}")
+    with LocalPipeline.start(Home.from_env()) as pipeline:
+        report = reconcile(LocalTarget(pipeline), grace=timedelta(seconds=args.grace))
+    print(report.render())
+    return 0 if report.complete else 1
 
 
 def _merge(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,6 +88,7 @@ class LedgerRow(NamedTuple):
 @dataclass
 class LoadSummary:
     uploaded: int = 0
+    arrived_as: str = "uploaded"  # or "announced" (backfill)
     statuses: Counter[str] = field(default_factory=Counter)
     rows: Counter[str] = field(default_factory=Counter)  # staged by this load only
     loaded_before: int = 0  # versions an earlier load had put in the ledger already
@@ -109,7 +110,7 @@ class LoadSummary:
         if self.loaded_before:
             rows += f" ({self.loaded_before} file(s) were loaded before: not staged again)"
         lines = [
-            f"uploaded {self.uploaded} file(s); {self.drain.messages} notification(s) in "
+            f"{self.arrived_as} {self.uploaded} file(s); {self.drain.messages} notification(s) in "
             f"{self.drain.invocations} stage invocation(s)",
             "ledger: " + (", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "-"),
             "rows staged: " + rows,
@@ -347,6 +348,24 @@ class LocalPipeline:
             # Oldest first: a version's latest row is its current state.
             for key, etag, *rest in rows:
                 found[(key, etag)] = LedgerRow(*rest)
+        return found
+
+    def ledger_versions(self, versions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The ledger status of each (key, etag) it holds as loaded or being loaded."""
+        found: dict[tuple[str, str], str] = {}
+        session = self.warehouse.session()
+        for chunk in bind_chunks(versions, 2, other_params=1):
+            keys = BoundList("key", [key for key, _ in chunk])
+            etags = BoundList("etag", [etag for _, etag in chunk])
+            rows = session.query(
+                render_sql("cli/ledger_versions.sql", keys=keys, etags=etags),
+                {"bucket": self.stack.bucket, **keys.params, **etags.params},
+            )
+            wanted = set(chunk)
+            # Oldest first: a version's latest row is its current state.
+            for key, etag, status in rows:
+                if (key, etag) in wanted:  # the IN lists also pair one key with another's etag
+                    found[(key, etag)] = status
         return found
 
     def dead_letter_depth(self) -> int:

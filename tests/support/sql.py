@@ -168,9 +168,16 @@ def real_renderings() -> dict[str, list[str]]:
             render_sql("bench/show_setting.sql", setting=Identifier(setting))
         )
 
-    # The CLI's own queries (LocalPipeline.ledger_rows, reset).
+    # The CLI's own queries (LocalPipeline.ledger_rows, ledger_versions, reset).
     rendered["cli/ledger_rows.sql"].append(
         render_sql("cli/ledger_rows.sql", keys=BoundList("key", SAMPLE_KEYS))
+    )
+    rendered["cli/ledger_versions.sql"].append(
+        render_sql(
+            "cli/ledger_versions.sql",
+            keys=BoundList("key", SAMPLE_KEYS),
+            etags=BoundList("etag", ["e"] * len(SAMPLE_KEYS)),
+        )
     )
     rendered["local/reset_tables.sql"].append(
         render_sql("local/reset_tables.sql", tables=IdentifierList(tuple(schema_tables())))
