@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 SEND_MESSAGE_BATCH_MAX = 10  # SQS's limit of entries per SendMessageBatch
+ANNOUNCE_THREADS = 8
 # Who "created" the object, for whoever reads a message: the announcement, not an uploader.
 ANNOUNCER = "sparkify-backfill"
 
@@ -59,8 +61,11 @@ def object_created_notification(
 
 
 def announce(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> int:
-    """Send each body as one message, ten per SendMessageBatch; return how many were sent."""
-    for start in range(0, len(bodies), SEND_MESSAGE_BATCH_MAX):
+    """Send each body as one message, ten per SendMessageBatch, several batches at once (each
+    call is a round trip of tens of milliseconds on SQS; moto serves them nearly one at a time,
+    so locally it gains little: 280 -> 314 objects/s for 5,000); return how many were sent."""
+
+    def send(start: int) -> None:
         entries: list[SendMessageBatchRequestEntryTypeDef] = [
             {"Id": str(index), "MessageBody": body}
             for index, body in enumerate(bodies[start : start + SEND_MESSAGE_BATCH_MAX])
@@ -69,4 +74,9 @@ def announce(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> int:
         if failed:
             reasons = "; ".join(f"{entry['Code']}: {entry.get('Message', '')}" for entry in failed)
             raise AnnounceError(f"the stage queue refused {len(failed)} message(s): {reasons}")
+
+    starts = range(0, len(bodies), SEND_MESSAGE_BATCH_MAX)
+    with ThreadPoolExecutor(ANNOUNCE_THREADS) as pool:
+        for _ in pool.map(send, starts):  # raises the first refusal
+            pass
     return len(bodies)
