@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def _succeeded(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
     assert result.returncode == code, result.stdout + result.stderr
 
 
-@pytest.mark.slow  # a first start, two stage + merge runs: 26 s measured on this machine
+@pytest.mark.slow  # a first start, two stage + merge runs: 16-26 s measured on this machine
 def test_backfill_loads_a_bucket_filled_before_the_loader(
     homes: Callable[[str], Path], sample_dir: Path, sample_counts: RawCounts
 ) -> None:
@@ -29,7 +30,12 @@ def test_backfill_loads_a_bucket_filled_before_the_loader(
     files = sample_counts.log_files + sample_counts.song_files
     _succeeded(run_cli(home, "load", str(sample_dir), "--without-events"))
 
-    # When reconcile looks (no grace: nothing can be in flight)
+    # When reconcile looks with the default grace, the new files may still be on their way
+    recent = run_cli(home, "reconcile")
+    _succeeded(recent)
+    assert f"in flight (within the grace period): {files}\n" in recent.stdout
+
+    # When reconcile looks with no grace (nothing can be in flight)
     before = run_cli(home, "reconcile", "--grace", "0")
 
     # Then every file is unaccounted, and it says so with exit 1
@@ -67,12 +73,13 @@ def test_backfill_loads_a_bucket_filled_before_the_loader(
     assert warehouse_query(home, "SELECT COUNT(*) FROM load_ledger") == [(files,)]
 
 
-@pytest.mark.slow  # a first start, two stage + merge runs: 19 s measured on this machine
+@pytest.mark.slow  # a first start, two stage + merge runs, five commands more: 19-34 s here
 def test_backfill_recovers_files_whose_messages_were_lost(
     homes: Callable[[str], Path], sample_dir: Path, sample_counts: RawCounts
 ) -> None:
     # Given the sample's songs loaded as usual
     home = homes("lost-events-home")
+    today = datetime.now(UTC).date().isoformat()
     _succeeded(run_cli(home, "load", str(sample_dir / "song_data")))
     # And its log files put into the bucket (S3 announces each to the stage queue) ...
     s3, sqs = home_aws(home, "s3"), home_aws(home, "sqs")
@@ -105,12 +112,27 @@ def test_backfill_recovers_files_whose_messages_were_lost(
         if line.startswith("    ") and "more" not in line
     )
 
-    # When backfill runs
-    backfill = run_cli(home, "backfill")
+    # When backfill runs for objects newer than the files, then for the songs only
+    future = run_cli(home, "backfill", "--since", "2999-01-01")
+    song_prefix = run_cli(home, "backfill", "--prefix", "song_data/")
+
+    # Then neither announces anything
+    _succeeded(future)
+    assert "backfill: listed 0 object(s), 0 already in the ledger, announced 0" in future.stdout
+    _succeeded(song_prefix)
+    assert f"listed {songs} object(s), {songs} already in the ledger, announced 0" in (
+        song_prefix.stdout
+    )
+
+    # When backfill runs for the log files written today
+    backfill = run_cli(home, "backfill", "--prefix", "log_data/", "--since", today)
 
     # Then it announced the lost files only, and the star schema is the whole sample's
     _succeeded(backfill)
-    assert f"{songs} already in the ledger, announced {sample_counts.log_files}" in backfill.stdout
+    assert (
+        f"listed {sample_counts.log_files} object(s), 0 already in the ledger, "
+        f"announced {sample_counts.log_files}" in backfill.stdout
+    )
     assert f"rows staged: {sample_counts.events} events" in backfill.stdout
     assert_star_matches_raw(lambda statement: warehouse_query(home, statement), [sample_dir])
     after = run_cli(home, "reconcile", "--grace", "0")
