@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sparkify_local.home import Home, StateFileError
 from sparkify_local.operate.listing import PrefixOutsideDatasetsError
+from sparkify_local.operate.notifications import AnnounceError
 from sparkify_local.operate.reconcile import DEFAULT_GRACE_SECONDS
 from sparkify_local.runtime import interrupts, processes
 from sparkify_local.runtime.postgres import WarehouseStartError
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (UsageError, PrefixOutsideDatasetsError) as error:
             print(f"sparkify {args.command}: {error}", file=sys.stderr)
             return USAGE_EXIT
-        except (StateFileError, WarehouseStartError) as error:
+        except (StateFileError, WarehouseStartError, AnnounceError) as error:
             print(f"sparkify {args.command}: {error}", file=sys.stderr)
             return 1
     return INTERRUPTED_EXIT
