@@ -21,7 +21,7 @@ def _succeeded(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
     assert result.returncode == code, result.stdout + result.stderr
 
 
-@pytest.mark.slow  # a first start, two stage + merge runs: 16-26 s measured on this machine
+@pytest.mark.slow  # a first start, two stage + merge runs: 16-32 s measured on this machine
 def test_backfill_loads_a_bucket_filled_before_the_loader(
     homes: Callable[[str], Path], sample_dir: Path, sample_counts: RawCounts
 ) -> None:
