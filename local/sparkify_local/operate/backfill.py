@@ -18,6 +18,7 @@ from tqdm import tqdm
 from sparkify_local.operate.listing import ListedObject, ledgered_pages
 from sparkify_local.operate.notifications import announce, object_created_notification
 from sparkify_local.operate.target import StackTarget
+from sparkify_local.runtime import interrupts
 
 
 @dataclass
@@ -43,8 +44,10 @@ def backfill(
     """List, compare with the ledger and announce, one listing page at a time."""
     summary = BackfillSummary()
     region = target.s3.meta.region_name
-    with tqdm(desc="backfill", unit="obj", disable=not progress) as bar:
+    # Announcing drives a thread pool: stop signals are taken between pages (runtime.interrupts).
+    with tqdm(desc="backfill", unit="obj", disable=not progress) as bar, interrupts.deferred():
         for page in ledgered_pages(target, prefix, since):
+            interrupts.checkpoint()
             missing = [entry.listed for entry in page if entry.ledger_status is None]
             bodies = [object_created_notification(target.bucket, obj, region) for obj in missing]
             summary.announced += announce(target.sqs, target.stage_queue_url, bodies)
