@@ -231,10 +231,16 @@ def test_the_kind_is_probed_outside_any_transaction_when_settings_do_not_tell(
     [SNAPSHOT_CONFLICT, SERIALIZABLE_VIOLATION, DEADLOCK],
     ids=["snapshot-conflict", "1023", "40P01"],
 )
-def test_a_lost_race_at_commit_is_retried(s3: S3Client, conflict: dict[str, str]) -> None:
-    # Given a warehouse whose first commit loses a race with a concurrent transaction
+# Where the race is lost: at COMMIT, or at a statement of the transaction (its COPY, its ledger
+# insert), which then aborts it. Either way the whole transaction runs again.
+@pytest.mark.parametrize(
+    "where", ["COMMIT", r"^COPY ", r"^INSERT INTO load_ledger"], ids=["commit", "copy", "ledger"]
+)
+def test_a_lost_race_is_retried(s3: S3Client, conflict: dict[str, str], where: str) -> None:
+    # Given a warehouse whose first transaction loses a race with a concurrent one, at a
+    # statement or at its commit
     server, session = redshift(s3, "serverless")
-    server.faults.append(("COMMIT", conflict))
+    server.faults.append((where, conflict))
     batch = land(s3, {"log_data/a.json": EVENT_LINE})
 
     # When the batch is staged
