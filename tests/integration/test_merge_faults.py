@@ -91,6 +91,38 @@ def test_merge_killed_after_taking_the_lease_resumes_once_the_lease_expires(
     assert_converged(pipeline, sample_reference)
 
 
+def test_a_lease_whose_reply_was_lost_is_retried_into_the_same_merge(
+    pipeline: LocalPipeline, sample_dir: Path, sample_reference: dict
+) -> None:
+    # Given the sample staged, and the lease step's reply lost once after it committed (a Lambda
+    # service error, which the Lease state retries)
+    assert pipeline.load([sample_dir], progress=False).ok
+    inject(
+        pipeline,
+        {
+            "function": "MergeFunction",
+            "when": "after",
+            "match": {"step": "lease"},
+            "error": "Lambda.ServiceException",
+        },
+    )
+
+    # When the merge runs
+    outcome = pipeline.merge()
+
+    # Then the retry found the lease its own execution took and that merge went on: one run,
+    # succeeded, ending where a clean run ends (before, the retry saw the lease held by
+    # "another" merge and ended as a no-op, the loads claimed until the lease expired)
+    assert outcome.ok, outcome.render()
+    lease = outcome.result("Lease", LeaseResult)
+    assert lease.acquired
+    session = pipeline.warehouse.session()
+    assert session.query("SELECT merge_id, status FROM merge_runs") == [
+        (lease.merge_id, "succeeded")
+    ]
+    assert_converged(pipeline, sample_reference)
+
+
 def test_a_failed_analyze_after_the_lease_neither_fails_the_step_nor_keeps_the_lease(
     pipeline: LocalPipeline, tmp_path: Path
 ) -> None:

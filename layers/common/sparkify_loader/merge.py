@@ -142,6 +142,12 @@ MERGE_FRAGMENTS: dict[str, dict[str, Slot]] = {
 }
 
 
+def _fit_execution(execution: str | None) -> str | None:
+    # An execution ARN ends in a user-chosen name of up to 80 characters, any of them
+    # multibyte: it can pass merge_runs.execution's 256 bytes.
+    return None if execution is None else fit_varchar(execution, MERGE_RUN_EXECUTION_BYTES)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -179,8 +185,14 @@ class Merge:
             now = self._now()
             self._session.execute(merge_sql("merge/lease/clear.sql"), {"now": now})
             holder = self._session.query(merge_sql("merge/lease/read.sql"))
+            recorded_execution = _fit_execution(execution)
             if holder:
                 holder_id, expires_at = holder[0]
+                if (own := self._own_run(holder_id, recorded_execution)) is not None:
+                    # This execution took the lease and lost the reply: the same merge goes on.
+                    logger.info("merge lease already ours", extra={"merge_id": holder_id})
+                    files, loads = own
+                    return LeaseResult(acquired=True, merge_id=holder_id, files=files, loads=loads)
                 # The request stays pending: a run waiting for the lease serves it.
                 self._session.execute(
                     merge_sql("merge/request/confirm.sql"),
@@ -200,11 +212,7 @@ class Merge:
                 "merge_id": merge_id,
                 "now": now,
                 "expires_at": now + timedelta(seconds=self._settings.merge_lease_seconds),
-                # An execution ARN ends in a user-chosen name of up to 80 characters, any of
-                # them multibyte: it can pass the column's 256 bytes.
-                "execution": None
-                if execution is None
-                else fit_varchar(execution, MERGE_RUN_EXECUTION_BYTES),
+                "execution": recorded_execution,
                 "files": files,
                 "loads": loads,
             }
@@ -219,6 +227,15 @@ class Merge:
             self._analyze_staging(table)
         logger.info("merge lease taken", extra={"merge_id": merge_id, "files": files})
         return LeaseResult(acquired=True, merge_id=merge_id, files=files, loads=loads)
+
+    def _own_run(self, merge_id: str, execution: str | None) -> tuple[int, int] | None:
+        """The files and loads of ``merge_id`` if this execution started it and it runs."""
+        if execution is None:
+            return None
+        run = self._session.query(
+            merge_sql("merge/lease/own_run.sql"), {"merge_id": merge_id, "execution": execution}
+        )
+        return (run[0][0], run[0][1]) if run else None
 
     def _analyze_staging(self, table: str) -> None:
         """Fresh statistics for a staging table, after the lease committed: an optimisation, so

@@ -30,7 +30,9 @@ class FaultPlan:
     Each fault names a function, a subset of the event to match (e.g. ``{"step": "write",
     "table": "users"}``), ``"when"``: ``"before"`` (the invocation dies before the handler runs)
     or ``"after"`` (the handler ran and committed, then the invocation died before returning),
-    and how many ``"times"`` it fires. Absent file: no faults. Local runtime only.
+    how many ``"times"`` it fires, and optionally the ``"error"`` it fails with (default
+    ``InjectedFault``, which no Retry names; ``Lambda.ServiceException``, for one, is retried as
+    a lost reply would be). Absent file: no faults. Local runtime only.
     """
 
     def __init__(self, home: Home) -> None:
@@ -51,7 +53,7 @@ class FaultPlan:
                     fault["times"] = fault.get("times", 1) - 1
                     self._path.write_text(json.dumps(faults))
                     return {
-                        "errorType": "InjectedFault",
+                        "errorType": fault.get("error", "InjectedFault"),
                         "errorMessage": f"injected crash {when} {fault['match']}",
                     }
             return None
