@@ -18,6 +18,7 @@ import pytest
 from tests.support.cli import (
     holds_messages,
     processes_referencing,
+    program_count,
     program_runs_for,
     run_cli,
     start_cli,
@@ -94,7 +95,7 @@ def test_a_command_killed_alone_during_initdb_does_not_leave_two_initdbs_on_one_
     reload = start_cli(home, "load", str(sample_dir))
     most_initdbs_at_once = 0
     while reload.poll() is None:
-        most_initdbs_at_once = max(most_initdbs_at_once, _initdbs(home))
+        most_initdbs_at_once = max(most_initdbs_at_once, program_count(home, "initdb"))
         time.sleep(0.02)
     stdout, stderr = reload.communicate()
 
@@ -106,11 +107,6 @@ def test_a_command_killed_alone_during_initdb_does_not_leave_two_initdbs_on_one_
     query = partial(warehouse_query, home)
     assert_star_matches_raw(query, [sample_dir])
     assert query("SELECT status, COUNT(*) FROM load_ledger GROUP BY status") == [("merged", files)]
-
-
-def _initdbs(home: Path) -> int:
-    commands = (line.split(": ", 1)[1] for line in processes_referencing(home))
-    return sum(1 for command in commands if command and Path(command.split()[0]).name == "initdb")
 
 
 def _function_workers(home: Path) -> list[int]:

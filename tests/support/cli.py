@@ -93,10 +93,15 @@ def processes_referencing(home: Path) -> list[str]:
     return found
 
 
+def program_count(home: Path, program: str) -> int:
+    """How many ``program`` processes (e.g. initdb) work for the home right now."""
+    commands = (line.split(": ", 1)[1] for line in processes_referencing(home))
+    return sum(1 for command in commands if command and Path(command.split()[0]).name == program)
+
+
 def program_runs_for(home: Path, program: str) -> bool:
     """Whether a ``program`` process (e.g. initdb) works for the home right now."""
-    commands = (line.split(": ", 1)[1] for line in processes_referencing(home))
-    return any(Path(command.split()[0]).name == program for command in commands if command)
+    return program_count(home, program) > 0
 
 
 def holds_messages(home: Path) -> bool:
