@@ -19,10 +19,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from sparkify_loader.completeness.listing import PrefixOutsideDatasetsError
+from sparkify_loader.completeness.notifications import AnnounceError
+from sparkify_loader.completeness.reconcile import DEFAULT_GRACE_SECONDS
 from sparkify_local.home import Home, StateFileError
-from sparkify_local.operate.listing import PrefixOutsideDatasetsError
-from sparkify_local.operate.notifications import AnnounceError
-from sparkify_local.operate.reconcile import DEFAULT_GRACE_SECONDS
 from sparkify_local.runtime import interrupts, processes
 from sparkify_local.runtime.postgres import WarehouseStartError
 
@@ -247,16 +247,17 @@ def _since(value: str | None) -> datetime | None:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from sparkify_local.operate.backfill import backfill
-    from sparkify_local.operate.listing import ListedObject, listing_prefixes
-    from sparkify_local.operate.local import LocalTarget, template_landing_rules
+    from tqdm import tqdm
+
+    from sparkify_loader.completeness.backfill import backfill
+    from sparkify_loader.completeness.landing import landing_rules
+    from sparkify_loader.completeness.listing import ListedObject, listing_prefixes
+    from sparkify_local.operate.local import LocalTarget
     from sparkify_local.pipeline import LocalPipeline
-    from sparkify_local.runtime.resources import TEMPLATE_PATH
-    from sparkify_local.sam.loading import load_template
 
     since = _since(args.since)
     # Checked before the stack starts: a bad prefix costs no start-up.
-    listing_prefixes(template_landing_rules(load_template(TEMPLATE_PATH)), args.prefix)
+    listing_prefixes(landing_rules(), args.prefix)
     resume = "run `sparkify backfill` again: versions already in the ledger are not announced"
     with _step("starting the local stack", resume):
         pipeline = LocalPipeline.start(Home.from_env())
@@ -264,17 +265,17 @@ def _backfill(args: argparse.Namespace) -> int:
         # The local summary of what was staged needs the announced versions (key -> etag);
         # the listing itself holds one page at a time.
         announced: dict[str, str] = {}
+        bar = tqdm(desc="backfill", unit="obj", disable=not sys.stderr.isatty())
 
-        def remember(obj: ListedObject) -> None:
-            announced[obj.key] = obj.etag
+        def after_page(listed: int, page_announced: Sequence[ListedObject]) -> None:
+            announced.update((obj.key, obj.etag) for obj in page_announced)
+            bar.update(listed)
+            interrupts.checkpoint()
 
-        with _step("announcing", resume):
+        # Announcing drives a thread pool: stop signals are taken between pages.
+        with _step("announcing", resume), bar, interrupts.deferred():
             summary = backfill(
-                LocalTarget(pipeline),
-                prefix=args.prefix,
-                since=since,
-                progress=sys.stderr.isatty(),
-                on_announced=remember,
+                LocalTarget(pipeline), prefix=args.prefix, since=since, on_page=after_page
             )
         print(summary.render())
         if not announced:
@@ -283,8 +284,8 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
+    from sparkify_loader.completeness.reconcile import reconcile
     from sparkify_local.operate.local import LocalTarget
-    from sparkify_local.operate.reconcile import reconcile
     from sparkify_local.pipeline import LocalPipeline
 
     if args.grace < 0:

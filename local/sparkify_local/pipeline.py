@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -348,24 +348,6 @@ class LocalPipeline:
             # Oldest first: a version's latest row is its current state.
             for key, etag, *rest in rows:
                 found[(key, etag)] = LedgerRow(*rest)
-        return found
-
-    def ledger_versions(self, versions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """The ledger status of each (key, etag) it holds as loaded or being loaded."""
-        found: dict[tuple[str, str], str] = {}
-        session = self.warehouse.session()
-        for chunk in bind_chunks(versions, 2, other_params=1):
-            keys = BoundList("key", [key for key, _ in chunk])
-            etags = BoundList("etag", [etag for _, etag in chunk])
-            rows = session.query(
-                render_sql("cli/ledger_versions.sql", keys=keys, etags=etags),
-                {"bucket": self.stack.bucket, **keys.params, **etags.params},
-            )
-            wanted = set(chunk)
-            # Oldest first: a version's latest row is its current state.
-            for key, etag, status in rows:
-                if (key, etag) in wanted:  # the IN lists also pair one key with another's etag
-                    found[(key, etag)] = status
         return found
 
     def dead_letter_depth(self) -> int:

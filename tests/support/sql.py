@@ -168,7 +168,7 @@ def real_renderings() -> dict[str, list[str]]:
             render_sql("bench/show_setting.sql", setting=Identifier(setting))
         )
 
-    # The CLI's own queries (LocalPipeline.ledger_rows, ledger_versions, reset).
+    # The CLI's own queries (LocalPipeline.ledger_rows, completeness.ledger, reset).
     rendered["cli/ledger_rows.sql"].append(
         render_sql("cli/ledger_rows.sql", keys=BoundList("key", SAMPLE_KEYS))
     )

@@ -9,14 +9,17 @@ from datetime import UTC, datetime
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from sparkify_loader.events import parse_batch
-from sparkify_local.operate.listing import (
+from sparkify_loader.completeness.landing import LandingRule, landing_rules
+from sparkify_loader.completeness.listing import (
     ListedObject,
     PrefixOutsideDatasetsError,
     listing_prefixes,
 )
-from sparkify_local.operate.notifications import object_created_notification
-from sparkify_local.operate.target import LandingRule
+from sparkify_loader.completeness.notifications import object_created_notification
+from sparkify_loader.events import parse_batch
+from sparkify_local.runtime.resources import BUCKET_RESOURCE, TEMPLATE_PATH
+from sparkify_local.sam.loading import load_template
+from sparkify_local.sam.template import bucket_notifications
 from tests.support.events import sqs_record
 
 RULES = [LandingRule("song_data/", ".json"), LandingRule("log_data/", ".json")]
@@ -110,3 +113,14 @@ def test_a_prefix_narrows_the_listing_to_the_dataset_prefixes(
 def test_a_prefix_outside_the_dataset_prefixes_is_refused() -> None:
     with pytest.raises(PrefixOutsideDatasetsError, match="outside the dataset prefixes"):
         listing_prefixes(RULES, "song_data_old/")
+
+
+def test_the_landing_rules_are_the_buckets_notification_filters() -> None:
+    # The deployed CLI and the Reconcile function list what these rules say; the bucket
+    # announces what template.yaml's filters say: the two must be the same rules.
+    template = load_template(TEMPLATE_PATH)
+    filters = [
+        LandingRule(rule.prefix, rule.suffix)
+        for rule in bucket_notifications(template, BUCKET_RESOURCE)
+    ]
+    assert sorted(filters, key=str) == sorted(landing_rules(), key=str)

@@ -1,7 +1,5 @@
-"""Operating a Sparkify stack: ``backfill`` (announce what the ledger never saw) and
-``reconcile`` (prove that every landed file is loaded, in flight or named as unaccounted).
-
-Each command is written once, against ``target.StackTarget``. ``local.LocalTarget`` is the
-local stack (moto + the embedded warehouse); a deployed-stack target (resources from the
-CloudFormation outputs, SQL through the Redshift Data API) is the other implementation to come.
+"""Operating a Sparkify stack from the CLI: the local stack (``local.LocalTarget``) and a deployed
+one (``deployed``) behind one interface, so each command is written once. The completeness work
+itself (backfill, reconcile) lives in the layer (``sparkify_loader.completeness``), which the
+scheduled Reconcile function shares.
 """

@@ -1,30 +1,22 @@
-"""The local stack as a ``StackTarget``: moto's bucket and stage queue, the embedded warehouse's
+"""The local stack as a ``Landing``: moto's bucket and stage queue, the embedded warehouse's
 ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sparkify_local.operate.target import LandingRule, Version
-from sparkify_local.runtime.resources import BUCKET_RESOURCE, STAGE_QUEUE
-from sparkify_local.sam.template import bucket_notifications
+from sparkify_loader.completeness.landing import LandingRule, Version, landing_rules
+from sparkify_loader.completeness.ledger import ledger_versions
+from sparkify_local.runtime.resources import STAGE_QUEUE
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
     from sparkify_local.pipeline import LocalPipeline
-
-
-def template_landing_rules(template: Mapping[str, Any]) -> list[LandingRule]:
-    """The landing bucket's notification filters, from template.yaml (as deployed)."""
-    return [
-        LandingRule(rule.prefix, rule.suffix)
-        for rule in bucket_notifications(template, BUCKET_RESOURCE)
-    ]
 
 
 @dataclass
@@ -47,9 +39,9 @@ class LocalTarget:
     def stage_queue_url(self) -> str:
         return self.pipeline.stack.queue_url(STAGE_QUEUE)
 
-    @cached_property
+    @property
     def landing_rules(self) -> Sequence[LandingRule]:
-        return template_landing_rules(self.pipeline.stack.template)
+        return landing_rules()
 
     def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
-        return self.pipeline.ledger_versions(versions)
+        return ledger_versions(self.pipeline.warehouse.session().query, self.bucket, versions)

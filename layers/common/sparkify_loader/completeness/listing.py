@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sparkify_local.operate.target import LandingRule, StackTarget, Version
+from sparkify_loader.completeness.landing import Landing, LandingRule, Version
 
 
 class PrefixOutsideDatasetsError(ValueError):
@@ -57,7 +57,7 @@ def listing_prefixes(
 
 
 def ledgered_pages(
-    target: StackTarget, prefix: str | None = None, since: datetime | None = None
+    target: Landing, prefix: str | None = None, since: datetime | None = None
 ) -> Iterator[list[LedgeredObject]]:
     """Every object the bucket's notification rules cover (under ``prefix``, last modified on or
     after ``since``), one listing page at a time, each with one ledger query for the page."""

@@ -1,7 +1,9 @@
 """What ``backfill`` and ``reconcile`` need from a stack, and nothing more.
 
-The local stack implements it now (``operate.local``); a deployed stack (CloudFormation outputs
-for the names, the Redshift Data API for ``ledger_versions``) is the other implementation to come.
+Three implementations: the local stack (``sparkify_local.operate.local``), a deployed stack seen
+from a laptop (CloudFormation outputs for the names, the Redshift Data API for the ledger:
+``sparkify_local.operate.deployed``) and the Reconcile function inside it (its environment and
+the warehouse session).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from sparkify_loader.datasets import DATASETS
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,7 +33,7 @@ class LandingRule:
         return key.startswith(self.prefix) and key.endswith(self.suffix)
 
 
-class StackTarget(Protocol):
+class Landing(Protocol):
     """One stack's landing bucket, stage queue and ledger."""
 
     @property
@@ -46,10 +50,20 @@ class StackTarget(Protocol):
 
     @property
     def landing_rules(self) -> Sequence[LandingRule]:
-        """The bucket's notification filters (the dataset prefixes), as the template has them."""
+        """The bucket's notification filters: the dataset prefixes (``landing_rules``)."""
         ...
 
     def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
         """The ledger status of each of these versions that the ledger holds as loaded or being
         loaded (a version recorded missing or superseded is not; the stage would load it)."""
         ...
+
+
+# S3 announces only these keys to the stage queue (template.yaml's notification filters, and
+# the README's rules for an existing bucket): anything else in the bucket is never loaded.
+LANDING_SUFFIX = ".json"
+
+
+def landing_rules() -> list[LandingRule]:
+    """The dataset prefixes, each with the landing suffix."""
+    return [LandingRule(dataset.prefix, LANDING_SUFFIX) for dataset in DATASETS]

@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
 
-from sparkify_local.operate.listing import ListedObject
+from sparkify_loader.completeness.listing import ListedObject
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -7,8 +7,7 @@ retried) for a while; past the grace, a version the ledger does not hold was los
 announced, and ``sparkify backfill`` announces it. Which message of a queue holds which key
 cannot be read without taking the message from its consumer, so the grace is the test.
 
-Written once against ``StackTarget``: the local stack implements it now, a deployed stack
-(CloudFormation outputs, Redshift Data API) is the other implementation to come.
+Written once against ``Landing``.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sparkify_local.operate.listing import ledgered_pages
-from sparkify_local.operate.target import StackTarget
+from sparkify_loader.completeness.landing import Landing
+from sparkify_loader.completeness.listing import ledgered_pages
 
 DEFAULT_GRACE_SECONDS = 900
 SHOWN_UNACCOUNTED = 20
@@ -53,9 +52,7 @@ class ReconcileReport:
         return "\n".join(lines)
 
 
-def reconcile(
-    target: StackTarget, grace: timedelta, now: datetime | None = None
-) -> ReconcileReport:
+def reconcile(target: Landing, grace: timedelta, now: datetime | None = None) -> ReconcileReport:
     report = ReconcileReport()
     in_flight_since = (now or datetime.now(UTC)) - grace
     for page in ledgered_pages(target):
