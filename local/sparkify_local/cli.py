@@ -297,8 +297,8 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from sparkify_local.operate.merges import describe_result
     from sparkify_local.pipeline import LocalPipeline
-    from sparkify_local.runtime.merge_runner import describe_result
 
     pipeline = LocalPipeline.start(Home.from_env())
     with _step("merging (the execution goes on in the local stack)", "run it again to resume"):

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sparkify_local.pipeline import LoadSummary, LocalPipeline
+from sparkify_local.operate.loads import LoadSummary
+from sparkify_local.pipeline import LocalPipeline
 from tests.support.documents import event, lines, song, write
 
 

@@ -41,6 +41,7 @@ def test_a_staged_batch_starts_the_merge(pipeline: LocalPipeline, generated: Pat
     # Then the executions its batches started (one, or one more for a batch committed after
     # the first run took its lease) merged everything
     assert all(outcome.ok for outcome in outcomes), [o.render() for o in outcomes]
+    assert summary.drain is not None  # the local stack ran the handler
     assert 1 <= len(outcomes) <= summary.drain.invocations
     session = pipeline.warehouse.session()
     assert session.query("SELECT DISTINCT status FROM load_ledger") == [("merged",)]

@@ -16,7 +16,8 @@ from sparkify_loader.config import StageSettings
 from sparkify_loader.observability import metrics
 from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.home import Home
-from sparkify_local.pipeline import LoadSummary, LocalPipeline
+from sparkify_local.operate.loads import LoadSummary
+from sparkify_local.pipeline import LocalPipeline
 from sparkify_local.runtime import processes
 from tests.support.raw_files import RawCounts
 

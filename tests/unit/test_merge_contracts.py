@@ -39,8 +39,8 @@ from sparkify_loader.warehouse.errors import (
     TransientError,
     TransientWarehouseError,
 )
+from sparkify_local.operate.merges import MergeOutcome
 from sparkify_local.runtime.function_pool import LocalLambdaContext
-from sparkify_local.runtime.merge_runner import MergeOutcome
 from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import function_wiring
 from tests.support.handlers import import_handler_module, set_unreachable_local_warehouse

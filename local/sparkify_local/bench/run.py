@@ -45,6 +45,7 @@ from sparkify_loader.sqlfiles import Identifier, render_sql
 from sparkify_local.bench.scratch import scratch_pipeline
 from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
+from sparkify_local.operate.loads import ledger_rows
 from sparkify_local.pipeline import LocalPipeline
 from sparkify_local.runtime.postgres import server_pid
 from sparkify_local.runtime.resources import STAGE_FUNCTION, STAGE_QUEUE
@@ -137,7 +138,7 @@ def _stage_run(
             + "; ".join(drain.function_errors[:3])
         )
     event_rows, song_rows = _count_rows(pipeline)
-    ledger = pipeline.ledger_rows(uploaded)
+    ledger = ledger_rows(pipeline.target, uploaded)
     not_staged = [
         key
         for key, etag in uploaded.items()

@@ -1,16 +1,19 @@
-"""The local stack as a ``Landing``: moto's bucket and stage queue, the embedded warehouse's
-ledger."""
+"""The local stack as a ``StackTarget``: moto's bucket, queues and state machine, the embedded
+warehouse, and the real stage handler run by this command over the queue."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkify_loader.completeness.landing import LandingRule, Version, landing_rules
 from sparkify_loader.completeness.ledger import ledger_versions
-from sparkify_local.runtime.resources import STAGE_QUEUE
+from sparkify_local.operate.merges import StateMachine
+from sparkify_local.operate.target import QueryResult
+from sparkify_local.runtime.event_source import DrainStats
+from sparkify_local.runtime.resources import STAGE_QUEUE, QueueDepth
+from sparkify_local.sam.template import queue_wiring
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -18,10 +21,20 @@ if TYPE_CHECKING:
 
     from sparkify_local.pipeline import LocalPipeline
 
+LOCAL_ENVIRONMENT = "local"
+
 
 @dataclass
 class LocalTarget:
     pipeline: LocalPipeline
+
+    @property
+    def description(self) -> str:
+        return f"the local stack (home {self.pipeline.home.root})"
+
+    @property
+    def environment(self) -> str:
+        return LOCAL_ENVIRONMENT
 
     @property
     def s3(self) -> S3Client:
@@ -35,7 +48,7 @@ class LocalTarget:
     def sqs(self) -> SQSClient:
         return self.pipeline.stack.sqs
 
-    @cached_property
+    @property
     def stage_queue_url(self) -> str:
         return self.pipeline.stack.queue_url(STAGE_QUEUE)
 
@@ -44,4 +57,31 @@ class LocalTarget:
         return landing_rules()
 
     def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
-        return ledger_versions(self.pipeline.warehouse.session().query, self.bucket, versions)
+        return ledger_versions(self.rows, self.bucket, versions)
+
+    def state_machine(self) -> StateMachine:
+        return self.pipeline.stack.state_machine()
+
+    def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        return self.pipeline.warehouse.session().query(statement, params)
+
+    def query(self, statement: str) -> QueryResult:
+        connection = self.pipeline.warehouse.session().connection  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
+            cursor.execute(statement)  # the user's own query, run as they typed it
+            columns = [column.name for column in cursor.description or []]
+            return QueryResult(columns, cursor.fetchall() if cursor.description else [])
+
+    def stage_queue_depth(self) -> QueueDepth:
+        return self.pipeline.stack.queue_depth(STAGE_QUEUE)
+
+    def dead_letter_depth(self) -> int:
+        stack = self.pipeline.stack
+        dlq = queue_wiring(stack.template, STAGE_QUEUE).dead_letter_logical_id
+        return stack.queue_depth(dlq).waiting if dlq else 0
+
+    def settle(
+        self, versions: Mapping[str, str], progress: bool, merge_on_arrival: bool
+    ) -> DrainStats:
+        # Lambda is this command: it delivers every queued notification to the real handler.
+        return self.pipeline.stage(progress=progress, merge_on_arrival=merge_on_arrival)

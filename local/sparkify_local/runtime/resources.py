@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sparkify_loader.warehouse.s3 import s3_client
+from sparkify_local.operate.merges import StateMachine
 from sparkify_local.runtime.processes import Endpoints
 from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
 from sparkify_local.sam.loading import load_template
@@ -160,6 +161,10 @@ class LocalResources:
             definition=definition,
             roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/sparkify-merge-state-machine",
         )["stateMachineArn"]
+
+    def state_machine(self) -> StateMachine:
+        """The merge state machine, created or brought up to date."""
+        return StateMachine(self.sfn, self.ensure_state_machine(), self.state_machine_definition())
 
     def ensure_resources(self) -> None:
         """Create bucket, queues and notifications if missing (idempotent, cheap)."""

@@ -1,4 +1,5 @@
-"""Start the merge state machine on moto and follow the execution to its end, state by state."""
+"""Start the merge state machine and follow an execution to its end, state by state: on the
+local stack (moto's interpreter) and on a deployed stack alike."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sparkify_loader.arrival import EXECUTION_PREFIX
 from sparkify_loader.merge_steps import STEP_RESULT, FailureResult, StepResult
 from sparkify_local.runtime import interrupts
-from sparkify_local.runtime.resources import LocalResources
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 POLL_S = 0.2
 MERGE_TIMEOUT_S = 3600
@@ -21,6 +24,19 @@ MERGE_TIMEOUT_S = 3600
 # What a state's step returned: one result, or one per branch of a Parallel state.
 StateResult = StepResult | tuple[StepResult, ...]
 ResultT = TypeVar("ResultT", bound=StepResult)
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """The merge state machine of one stack."""
+
+    sfn: SFNClient
+    arn: str
+    definition: str  # the ASL JSON it runs: where each state puts its step's result
+
+    @property
+    def result_keys(self) -> dict[str, str]:
+        return _result_keys(json.loads(self.definition))
 
 
 @dataclass
@@ -64,27 +80,26 @@ class MergeOutcome:
 
 
 def run_merge(
-    stack: LocalResources,
+    machine: StateMachine,
     execution_input: dict[str, Any] | None = None,
     on_state: Callable[[str, StateResult], None] = lambda _name, _result: None,
 ) -> MergeOutcome:
     """Start one execution and wait for it, reporting each state as it exits."""
-    arn = stack.ensure_state_machine()
     kind = "dryrun" if (execution_input or {}).get("dry_run") else "merge"
-    execution = stack.sfn.start_execution(
-        stateMachineArn=arn,
+    execution = machine.sfn.start_execution(
+        stateMachineArn=machine.arn,
         name=f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
         input=json.dumps(execution_input or {}),
     )["executionArn"]
-    return follow_execution(stack, execution, on_state)
+    return follow_execution(machine, execution, on_state)
 
 
-def arrival_executions(stack: LocalResources, started_since: datetime) -> list[str]:
+def arrival_executions(machine: StateMachine, started_since: datetime) -> list[str]:
     """The executions the stage function started on arrival since then, oldest first."""
-    paginator = stack.sfn.get_paginator("list_executions")
+    paginator = machine.sfn.get_paginator("list_executions")
     found = [
         execution
-        for page in paginator.paginate(stateMachineArn=stack.ensure_state_machine())
+        for page in paginator.paginate(stateMachineArn=machine.arn)
         for execution in page["executions"]
         if execution["name"].startswith(EXECUTION_PREFIX)
         and execution["startDate"] >= started_since
@@ -97,13 +112,13 @@ def _started(execution: dict[str, Any]) -> datetime:
 
 
 def follow_execution(
-    stack: LocalResources,
+    machine: StateMachine,
     execution: str,
     on_state: Callable[[str, StateResult], None] = lambda _name, _result: None,
 ) -> MergeOutcome:
     """Follow one execution to its end, reporting each state as it exits."""
     outcome = MergeOutcome(status="RUNNING", execution_arn=execution)
-    result_keys = _result_keys(json.loads(stack.state_machine_definition()))
+    result_keys = machine.result_keys
     seen = 0
     entered: dict[str, datetime] = {}
     deadline = time.monotonic() + MERGE_TIMEOUT_S
@@ -111,7 +126,7 @@ def follow_execution(
     with interrupts.deferred():
         while True:
             interrupts.checkpoint()
-            events = _history(stack, execution)
+            events = _history(machine.sfn, execution)
             for event in events[seen:]:
                 entered_state = event.get("stateEnteredEventDetails")
                 if entered_state:
@@ -127,7 +142,7 @@ def follow_execution(
                     if result:
                         on_state(exited["name"], result)
             seen = len(events)
-            described = stack.sfn.describe_execution(executionArn=execution)
+            described = machine.sfn.describe_execution(executionArn=execution)
             if described["status"] != "RUNNING":
                 outcome.status = described["status"]
                 if "output" in described:
@@ -141,7 +156,7 @@ def follow_execution(
                         or _failure(events)
                         or described.get("cause")
                     )
-                if len(_history(stack, execution)) == seen:
+                if len(_history(machine.sfn, execution)) == seen:
                     return outcome
                 continue
             if time.monotonic() > deadline:
@@ -151,8 +166,8 @@ def follow_execution(
             time.sleep(POLL_S)
 
 
-def _history(stack: LocalResources, execution: str) -> list[dict[str, Any]]:
-    paginator = stack.sfn.get_paginator("get_execution_history")
+def _history(sfn: SFNClient, execution: str) -> list[dict[str, Any]]:
+    paginator = sfn.get_paginator("get_execution_history")
     return [e for page in paginator.paginate(executionArn=execution) for e in page["events"]]
 
 
