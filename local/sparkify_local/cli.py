@@ -2,7 +2,9 @@
 
 Commands: init, load, backfill, reconcile, merge, report, sql, status, down, generate, bench.
 State lives in SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until
-``sparkify down``.
+``sparkify down``. With ``--stack NAME``, status, merge, load, sql, report, backfill and
+reconcile operate a deployed stack instead (its CloudFormation outputs, the caller's AWS
+credentials, SQL through the Redshift Data API).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import faulthandler
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -23,11 +25,13 @@ from sparkify_loader.completeness.listing import PrefixOutsideDatasetsError
 from sparkify_loader.completeness.notifications import AnnounceError
 from sparkify_loader.completeness.reconcile import DEFAULT_GRACE_SECONDS
 from sparkify_local.home import Home, StateFileError
+from sparkify_local.operate.errors import DataApiError, StackError
 from sparkify_local.runtime import interrupts, processes
 from sparkify_local.runtime.postgres import WarehouseStartError
 
 if TYPE_CHECKING:
-    from sparkify_local.pipeline import LocalPipeline
+    from sparkify_local.operate.local import LocalTarget
+    from sparkify_local.operate.target import StackTarget
 
 USAGE_EXIT = 2  # as argparse exits on a bad argument
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -57,7 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (UsageError, PrefixOutsideDatasetsError) as error:
             print(f"sparkify {args.command}: {error}", file=sys.stderr)
             return USAGE_EXIT
-        except (StateFileError, WarehouseStartError, AnnounceError) as error:
+        except (
+            StateFileError,
+            WarehouseStartError,
+            AnnounceError,
+            StackError,
+            DataApiError,
+        ) as error:
             print(f"sparkify {args.command}: {error}", file=sys.stderr)
             return 1
     return INTERRUPTED_EXIT
@@ -100,6 +110,20 @@ def _step(what: str, resume: str) -> Iterator[None]:
         raise Interrupted(f"interrupted while {what}; {resume}") from None
 
 
+def _stack_options(command: argparse.ArgumentParser) -> None:
+    deployed = command.add_argument_group("a deployed stack (default: the local stack)")
+    deployed.add_argument("--stack", metavar="NAME", help="the CloudFormation stack to operate")
+    deployed.add_argument("--region", help="its AWS region (default: the profile's)")
+    deployed.add_argument("--profile", help="the AWS profile to use (default: the usual chain)")
+    deployed.add_argument(
+        "--statement-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="cancel a Data API statement after this long (default 300)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparkify", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
@@ -115,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="upload only, with no ObjectCreated notifications (as files that predate the loader)",
     )
+    _stack_options(load)
     load.set_defaults(run=_load)
 
     backfill = commands.add_parser(
@@ -125,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         "--since", default=None, metavar="DATE", help="only objects last modified on/after DATE"
     )
     backfill.add_argument("--no-merge", action="store_true", help="stage only, do not merge")
+    _stack_options(backfill)
     backfill.set_defaults(run=_backfill)
 
     reconcile = commands.add_parser(
@@ -138,21 +164,26 @@ def _parser() -> argparse.ArgumentParser:
         help="a file not in the ledger and this recent is in flight "
         f"(default {DEFAULT_GRACE_SECONDS})",
     )
+    _stack_options(reconcile)
     reconcile.set_defaults(run=_reconcile)
 
     merge = commands.add_parser("merge", help="run the merge state machine once and follow it")
     merge.add_argument("--dry-run", action="store_true", help="report what would change")
+    _stack_options(merge)
     merge.set_defaults(run=_merge)
 
     query = commands.add_parser("sql", help="query the local warehouse")
     query.add_argument("query")
     query.add_argument("--csv", action="store_true", help="CSV with a header row")
+    _stack_options(query)
     query.set_defaults(run=_sql)
 
     report = commands.add_parser("report", help="the analysts' questions, from the star schema")
+    _stack_options(report)
     report.set_defaults(run=_report)
 
     status = commands.add_parser("status", help="services, ledger and queue state")
+    _stack_options(status)
     status.set_defaults(run=_status)
 
     down = commands.add_parser("down", help="stop the local services of this home")
@@ -181,55 +212,91 @@ def _init(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> int:
+def _open_target(args: argparse.Namespace, cleanup: ExitStack) -> StackTarget:
+    """The stack the command operates: the deployed stack ``--stack`` names, or the local stack
+    of SPARKIFY_HOME (started if it is not running; closed with ``cleanup``)."""
+    if args.stack:
+        from sparkify_local.operate.deployed import DeployedTarget
+
+        if args.statement_timeout is not None and args.statement_timeout <= 0:
+            raise UsageError("--statement-timeout: must be more than 0 seconds")
+        return DeployedTarget.resolve(
+            args.stack, args.region, args.profile, statement_timeout_s=args.statement_timeout
+        )
+    if args.region or args.profile or args.statement_timeout is not None:
+        raise UsageError("--region, --profile and --statement-timeout go with --stack NAME")
     from sparkify_local.pipeline import LocalPipeline
+
+    pipeline = LocalPipeline.start(Home.from_env())
+    cleanup.callback(pipeline.close)
+    return pipeline.target
+
+
+def _local(target: StackTarget, option: str) -> LocalTarget:
+    from sparkify_local.operate.local import LocalTarget
+
+    if not isinstance(target, LocalTarget):
+        raise UsageError(f"{option} is for the local stack only")
+    return target
+
+
+def _load(args: argparse.Namespace) -> int:
+    from sparkify_local.operate.loads import files_to_upload, put_files
 
     missing = [str(path) for path in args.paths if not path.exists()]
     if missing:
         print(f"no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.without_events and args.stack:
+        raise UsageError(
+            "--without-events is for the local stack only: S3 announces every object put into "
+            "a deployed bucket"
+        )
     resume = "run `sparkify load` again to resume: files already staged are not staged twice"
-    with _step("starting the local stack", resume):
-        pipeline = LocalPipeline.start(Home.from_env())
-    with pipeline:
+    with ExitStack() as cleanup:
+        with _step("starting the local stack", resume):
+            target = _open_target(args, cleanup)
+        files = list(files_to_upload(args.paths))
         progress = sys.stderr.isatty()
         with _step("uploading", resume):
-            uploaded = pipeline.upload(
-                args.paths, progress=progress, events=not args.without_events
-            )
-        if args.without_events:
-            print(
-                f"uploaded {len(uploaded)} file(s) without events: nothing announced them; "
-                "`sparkify reconcile` counts them, `sparkify backfill` loads them"
-            )
-            return 0
-        return _stage_and_merge(pipeline, uploaded, args.no_merge, resume)
+            if args.without_events:
+                with _local(target, "--without-events").notifications_suspended():
+                    put_files(target, files, progress)
+                print(
+                    f"uploaded {len(files)} file(s) without events: nothing announced them; "
+                    "`sparkify reconcile` counts them, `sparkify backfill` loads them"
+                )
+                return 0
+            uploaded = put_files(target, files, progress)
+        return _stage_and_merge(target, uploaded, args.no_merge, resume)
 
 
 def _stage_and_merge(
-    pipeline: LocalPipeline,
+    target: StackTarget,
     versions: dict[str, str],
     no_merge: bool,
     resume: str,
     arrived_as: str = "uploaded",
 ) -> int:
-    """Stage the queued notifications of ``versions`` (key -> etag), then follow the merges
-    their batches start (or run one), as deployed; print the summaries."""
+    """Wait for the stage function to handle the notifications of ``versions`` (key -> etag),
+    then follow the merges its batches started (or run one); print the summaries."""
+    from sparkify_local.operate.loads import stage_uploaded
+    from sparkify_local.operate.merges import arrival_merges, run_merge
+
     progress = sys.stderr.isatty()
     started = datetime.now(UTC)
     with _step("staging", resume):
         # As deployed, the stage function starts the merge when a batch commits new rows.
-        summary = pipeline.stage_uploaded(
-            versions, progress=progress, merge_on_arrival=not no_merge
-        )
+        summary = stage_uploaded(target, versions, progress=progress, merge_on_arrival=not no_merge)
     summary.arrived_as = arrived_as
     print(summary.render())
     if no_merge:
         print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
         return 0 if summary.ok else 1
-    with _step("merging (the execution goes on in the local stack)", resume):
+    with _step("merging (the execution goes on in the stack)", resume):
         # Follow the merges the batches started; none started (nothing new): run one.
-        outcomes = pipeline.arrival_merges(started) or [pipeline.merge()]
+        machine = target.state_machine()
+        outcomes = arrival_merges(machine, started) or [run_merge(machine)]
     for outcome in outcomes:
         print(outcome.render())
     return 0 if summary.ok and all(outcome.ok for outcome in outcomes) else 1
@@ -252,62 +319,66 @@ def _backfill(args: argparse.Namespace) -> int:
     from sparkify_loader.completeness.backfill import backfill
     from sparkify_loader.completeness.landing import landing_rules
     from sparkify_loader.completeness.listing import ListedObject, listing_prefixes
-    from sparkify_local.operate.local import LocalTarget
-    from sparkify_local.pipeline import LocalPipeline
 
     since = _since(args.since)
     # Checked before the stack starts: a bad prefix costs no start-up.
     listing_prefixes(landing_rules(), args.prefix)
     resume = "run `sparkify backfill` again: versions already in the ledger are not announced"
-    with _step("starting the local stack", resume):
-        pipeline = LocalPipeline.start(Home.from_env())
-    with pipeline:
-        # The local summary of what was staged needs the announced versions (key -> etag);
-        # the listing itself holds one page at a time.
+    with ExitStack() as cleanup:
+        with _step("starting the local stack", resume):
+            target = _open_target(args, cleanup)
+        # On the local stack this command then stages what it announced, and its summary needs
+        # the announced versions (key -> etag); the listing itself holds one page at a time.
         announced: dict[str, str] = {}
         bar = tqdm(desc="backfill", unit="obj", disable=not sys.stderr.isatty())
 
         def after_page(listed: int, page_announced: Sequence[ListedObject]) -> None:
-            announced.update((obj.key, obj.etag) for obj in page_announced)
+            if not args.stack:
+                announced.update((obj.key, obj.etag) for obj in page_announced)
             bar.update(listed)
             interrupts.checkpoint()
 
         # Announcing drives a thread pool: stop signals are taken between pages.
         with _step("announcing", resume), bar, interrupts.deferred():
-            summary = backfill(
-                LocalTarget(pipeline), prefix=args.prefix, since=since, on_page=after_page
-            )
+            summary = backfill(target, prefix=args.prefix, since=since, on_page=after_page)
         print(summary.render())
+        if args.stack:
+            if summary.announced:
+                print(
+                    f"the stack's stage function stages them; `sparkify status --stack "
+                    f"{args.stack}` and `sparkify reconcile --stack {args.stack}` follow them"
+                )
+            return 0
         if not announced:
             return 0
-        return _stage_and_merge(pipeline, announced, args.no_merge, resume, "announced")
+        return _stage_and_merge(target, announced, args.no_merge, resume, "announced")
 
 
 def _reconcile(args: argparse.Namespace) -> int:
     from sparkify_loader.completeness.reconcile import reconcile
-    from sparkify_local.operate.local import LocalTarget
-    from sparkify_local.pipeline import LocalPipeline
 
     if args.grace < 0:
         raise UsageError(f"--grace: must be 0 or more seconds, not {args.grace:g}")
-    with LocalPipeline.start(Home.from_env()) as pipeline:
-        report = reconcile(LocalTarget(pipeline), grace=timedelta(seconds=args.grace))
+    with ExitStack() as cleanup:
+        target = _open_target(args, cleanup)
+        report = reconcile(target, grace=timedelta(seconds=args.grace))
     print(report.render())
     return 0 if report.complete else 1
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from sparkify_local.operate.merges import describe_result
-    from sparkify_local.pipeline import LocalPipeline
+    from sparkify_local.operate.merges import describe_result, run_merge
 
-    pipeline = LocalPipeline.start(Home.from_env())
-    with _step("merging (the execution goes on in the local stack)", "run it again to resume"):
-        outcome = pipeline.merge(
-            dry_run=args.dry_run,
-            on_state=lambda name, result: print(
-                f"  {name:<14} {describe_result(result)}", flush=True
-            ),
-        )
+    with ExitStack() as cleanup:
+        target = _open_target(args, cleanup)
+        with _step("merging (the execution goes on in the stack)", "run it again to resume"):
+            outcome = run_merge(
+                target.state_machine(),
+                {"dry_run": True} if args.dry_run else {},
+                on_state=lambda name, result: print(
+                    f"  {name:<14} {describe_result(result)}", flush=True
+                ),
+            )
     print(f"merge execution {outcome.execution_arn.rsplit(':', 1)[-1]}: {outcome.status}")
     if outcome.error:
         print(f"  error: {outcome.error}")
@@ -317,14 +388,13 @@ def _merge(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     import psycopg
 
-    from sparkify_local.pipeline import LocalPipeline
-
-    pipeline = LocalPipeline.start(Home.from_env())
-    try:
-        columns, rows = pipeline.query(args.query)
-    except psycopg.Error as error:  # the warehouse's own message, not a traceback
-        print(f"query failed: {error}", file=sys.stderr)
-        return 1
+    with ExitStack() as cleanup:
+        target = _open_target(args, cleanup)
+        try:
+            columns, rows = target.query(args.query)
+        except (psycopg.Error, DataApiError) as error:  # the warehouse's message, no traceback
+            print(f"query failed: {' '.join(str(error).split())}", file=sys.stderr)
+            return 1
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
@@ -334,36 +404,41 @@ def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(_args: argparse.Namespace) -> int:
+def _report(args: argparse.Namespace) -> int:
     from sparkify_loader.sqlfiles import render_sql, sql_dir_files, sql_source
-    from sparkify_local.pipeline import LocalPipeline
 
-    pipeline = LocalPipeline.start(Home.from_env())
-    for name in sql_dir_files("analytics"):
-        statement = render_sql(f"analytics/{name}")
-        title = sql_source(f"analytics/{name}").splitlines()[0].removeprefix("--").strip()
-        columns, rows = pipeline.query(statement)
-        print(f"\n== {title}")
-        _print_table(columns, rows)
+    with ExitStack() as cleanup:
+        target = _open_target(args, cleanup)
+        for name in sql_dir_files("analytics"):
+            statement = render_sql(f"analytics/{name}")
+            title = sql_source(f"analytics/{name}").splitlines()[0].removeprefix("--").strip()
+            columns, rows = target.query(statement)
+            print(f"\n== {title}")
+            _print_table(columns, rows)
     return 0
 
 
-def _status(_args: argparse.Namespace) -> int:
-    from sparkify_local.pipeline import LocalPipeline
+def _status(args: argparse.Namespace) -> int:
+    from sparkify_local.operate.status import render_status
 
-    home = Home.from_env()
-    up = processes.running(home)
-    print(f"home: {home.root}")
-    print(
-        "services: "
-        + ", ".join(f"{name} {'up' if alive else 'down'}" for name, alive in up.items())
-    )
-    if leftovers := processes.unrecorded(home):
-        print(f"left by a killed command: {', '.join(leftovers)}; `sparkify down` stops them")
-    if not all(up.values()):
-        print("(run `sparkify init` or `sparkify load` to start them)")
-        return 0
-    print(LocalPipeline.start(home).status())
+    if not args.stack:
+        home = Home.from_env()
+        up = processes.running(home)
+        print(f"home: {home.root}")
+        print(
+            "services: "
+            + ", ".join(f"{name} {'up' if alive else 'down'}" for name, alive in up.items())
+        )
+        if leftovers := processes.unrecorded(home):
+            print(f"left by a killed command: {', '.join(leftovers)}; `sparkify down` stops them")
+        if not all(up.values()):
+            print("(run `sparkify init` or `sparkify load` to start them)")
+            return 0
+    with ExitStack() as cleanup:
+        target = _open_target(args, cleanup)
+        if args.stack:
+            print(f"{target.description}, environment {target.environment}")
+        print(render_status(target))
     return 0
 
 

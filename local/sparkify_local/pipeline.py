@@ -31,8 +31,7 @@ from sparkify_local.operate.local import LocalTarget
 from sparkify_local.operate.merges import (
     MergeOutcome,
     StateResult,
-    arrival_executions,
-    follow_execution,
+    arrival_merges,
     run_merge,
 )
 from sparkify_local.operate.status import render_status
@@ -206,11 +205,9 @@ class LocalPipeline:
         self, started_since: datetime, on_state: Callable[[str, StateResult], None] | None = None
     ) -> list[MergeOutcome]:
         """Follow every merge the stage function started on arrival since then to its end."""
-        machine = self.stack.state_machine()
-        return [
-            follow_execution(machine, execution, on_state or (lambda *_: None))
-            for execution in arrival_executions(machine, started_since)
-        ]
+        return arrival_merges(
+            self.stack.state_machine(), started_since, on_state or (lambda *_: None)
+        )
 
     def dead_letter_depth(self) -> int:
         return self.target.dead_letter_depth()

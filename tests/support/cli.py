@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,18 +26,22 @@ LEAKY_PREFIXES = ("AWS_", "WAREHOUSE_", "REDSHIFT_", "SPARKIFY_", "POWERTOOLS_")
 NUL = b"\0"  # separates the arguments in /proc/PID/cmdline
 
 
-def _environment(home: Path) -> dict[str, str]:
+def _environment(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     environment = {
         name: value for name, value in os.environ.items() if not name.startswith(LEAKY_PREFIXES)
     }
     environment["SPARKIFY_HOME"] = str(home)
+    environment.update(extra or {})
     return environment
 
 
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    home: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``env``: variables set on top of the clean environment (e.g. a deployed stack's AWS)."""
     return subprocess.run(
         [sys.executable, "-m", "sparkify_local.cli", *args],
-        env=_environment(home),
+        env=_environment(home, env),
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT_S,
@@ -45,10 +49,12 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_cli(home: Path, *args: str) -> subprocess.Popen[str]:
+def start_cli(
+    home: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "sparkify_local.cli", *args],
-        env=_environment(home),
+        env=_environment(home, env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

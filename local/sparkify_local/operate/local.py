@@ -4,6 +4,7 @@ warehouse, and the real stage handler run by this command over the queue."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,10 @@ class LocalTarget:
         stack = self.pipeline.stack
         dlq = queue_wiring(stack.template, STAGE_QUEUE).dead_letter_logical_id
         return stack.queue_depth(dlq).waiting if dlq else 0
+
+    def notifications_suspended(self) -> AbstractContextManager[None]:
+        """Objects put meanwhile are announced by nothing (files that predate the loader)."""
+        return self.pipeline.stack.notifications_suspended()
 
     def settle(
         self, versions: Mapping[str, str], progress: bool, merge_on_arrival: bool

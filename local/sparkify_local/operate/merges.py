@@ -107,6 +107,18 @@ def arrival_executions(machine: StateMachine, started_since: datetime) -> list[s
     return [execution["executionArn"] for execution in sorted(found, key=_started)]
 
 
+def arrival_merges(
+    machine: StateMachine,
+    started_since: datetime,
+    on_state: Callable[[str, StateResult], None] = lambda _name, _result: None,
+) -> list[MergeOutcome]:
+    """Follow every merge the stage function started on arrival since then to its end."""
+    return [
+        follow_execution(machine, execution, on_state)
+        for execution in arrival_executions(machine, started_since)
+    ]
+
+
 def _started(execution: dict[str, Any]) -> datetime:
     return execution["startDate"]
 

@@ -3,7 +3,8 @@
 Started detached by ``runtime.processes`` so it outlives the command that started it; stopped by
 ``sparkify down``. Before it serves, it installs the Lambda dispatcher, so the state machine
 that moto's interpreter runs calls our real handlers. It serves moto's own application, as
-``moto_server`` does, behind the S3 outage switch that fault tests use. It listens on a port
+``moto_server`` does, behind the S3 outage switch that fault tests use and the Redshift Data API
+double that answers from the home's warehouse (``data_api``). It listens on a port
 the kernel picks when it binds, and writes that port to ``--port-file`` once it can answer.
 """
 
@@ -24,6 +25,7 @@ from werkzeug.serving import make_server
 
 from sparkify_local.home import Home
 from sparkify_local.runtime.moto_process import lambda_dispatch, sqs_patches
+from sparkify_local.runtime.moto_process.data_api import DataApiDouble
 from sparkify_local.runtime.moto_process.s3_outage import S3Outage
 
 
@@ -38,7 +40,7 @@ def main() -> None:
     server = make_server(
         "127.0.0.1",
         0,
-        S3Outage(DomainDispatcherApplication(create_backend_app), home),
+        DataApiDouble(S3Outage(DomainDispatcherApplication(create_backend_app), home), home),
         threaded=True,
         request_handler=MotoRequestHandler,
     )
