@@ -1,9 +1,10 @@
 """``sparkify``: run the loader locally (moto + embedded PostgreSQL) and look inside it.
 
-Commands: init, load, backfill, reconcile, merge, report, sql, status, down, generate, bench.
+Commands: init, load, backfill, reconcile, merge, report, sql, status, smoke, down, generate,
+bench.
 State lives in SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until
-``sparkify down``. With ``--stack NAME``, status, merge, load, sql, report, backfill and
-reconcile operate a deployed stack instead (its CloudFormation outputs, the caller's AWS
+``sparkify down``. With ``--stack NAME``, status, merge, load, sql, report, backfill,
+reconcile and smoke operate a deployed stack instead (its CloudFormation outputs, the caller's AWS
 credentials, SQL through the Redshift Data API).
 """
 
@@ -185,6 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="services, ledger and queue state")
     _stack_options(status)
     status.set_defaults(run=_status)
+
+    smoke = commands.add_parser(
+        "smoke", help="post-deploy check: land reserved-id files, verify the star schema, remove"
+    )
+    smoke.add_argument("--force", action="store_true", help="run on a prod stack too")
+    _stack_options(smoke)
+    smoke.set_defaults(run=_smoke)
 
     down = commands.add_parser("down", help="stop the local services of this home")
     down.set_defaults(run=_down)
@@ -440,6 +448,20 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{target.description}, environment {target.environment}")
         print(render_status(target))
     return 0
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    from sparkify_local.operate.smoke import SmokeRefused, smoke
+
+    with ExitStack() as cleanup:
+        target = _open_target(args, cleanup)
+        try:
+            with _step("running the smoke test", "its rows and files were removed; run it again"):
+                report = smoke(target, force=args.force, progress=sys.stderr.isatty())
+        except SmokeRefused as refused:
+            raise UsageError(str(refused)) from None
+    print(report.render())
+    return 0 if report.ok else 1
 
 
 def _down(_args: argparse.Namespace) -> int:

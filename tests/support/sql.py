@@ -191,6 +191,9 @@ def real_renderings() -> dict[str, list[str]]:
     for name in sql_dir_files(MIGRATIONS):
         rendered[f"{MIGRATIONS}/{name}"] = render_statements(f"{MIGRATIONS}/{name}")
 
+    # The smoke test's clean-up, statement by statement (operate.smoke).
+    rendered["smoke/remove_run.sql"] = render_statements("smoke/remove_run.sql")
+
     for name in all_sql_files():
         if name not in rendered:
             rendered[name] = [merge_sql(name)] if name.startswith("merge/") else [render_sql(name)]

@@ -101,12 +101,20 @@ class DataApi:
 
     def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         sql, parameters = named_parameters(statement, params or {})
-        return self._run(sql, parameters).rows
+        return self._run(sql, parameters)[1].rows
+
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement (committed on its own); return the rows it changed."""
+        sql, parameters = named_parameters(statement, params or {})
+        return int(self._run(sql, parameters)[0].get("ResultRows", -1))
 
     def query(self, statement: str) -> QueryResult:
-        return self._run(statement, [])  # the user's own SQL, sent as typed
+        return self._run(statement, [])[1]  # the user's own SQL, sent as typed
 
-    def _run(self, sql: str, parameters: list[SqlParameterTypeDef]) -> QueryResult:
+    def _run(
+        self, sql: str, parameters: list[SqlParameterTypeDef]
+    ) -> tuple[dict[str, Any], QueryResult]:
+        """The statement's DescribeStatement once it finished, and its result."""
         try:
             request = {"Sql": sql, **self.address.request()}
             if parameters:  # the API refuses an empty list (Parameters has a minimum of 1)
@@ -118,8 +126,8 @@ class DataApi:
                 error = described.get("Error") or f"statement {described['Status'].lower()}"
                 raise DataApiError(" ".join(error.split()))
             if not described.get("HasResultSet"):
-                return QueryResult([], [])
-            return self._result(statement_id)
+                return described, QueryResult([], [])
+            return described, self._result(statement_id)
         except ClientError as error:
             raise DataApiError(_client_error(error)) from None
         except BotoCoreError as error:

@@ -206,6 +206,9 @@ class DeployedTarget:
     def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         return self.data_api.rows(statement, params)
 
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+        return self.data_api.execute(statement, params)
+
     def query(self, statement: str) -> QueryResult:
         return self.data_api.query(statement)
 

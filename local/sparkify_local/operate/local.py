@@ -66,6 +66,9 @@ class LocalTarget:
     def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         return self.pipeline.warehouse.session().query(statement, params)
 
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+        return self.pipeline.warehouse.session().execute(statement, params)  # autocommit
+
     def query(self, statement: str) -> QueryResult:
         connection = self.pipeline.warehouse.session().connection  # type: ignore[attr-defined]
         with connection.cursor() as cursor:

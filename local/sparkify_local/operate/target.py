@@ -35,6 +35,11 @@ class StackTarget(Landing, Protocol):
         """Run one of our SQL files' statements (pyformat parameters); return its rows."""
         ...
 
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run one of our statements that returns no rows, committed on its own; return how
+        many rows it changed."""
+        ...
+
     def query(self, statement: str) -> QueryResult:
         """Run the user's own statement as typed; return its columns and rows."""
         ...
