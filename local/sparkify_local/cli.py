@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sparkify_loader.completeness.listing import PrefixOutsideDatasetsError
 from sparkify_loader.completeness.notifications import AnnounceError
 from sparkify_loader.completeness.reconcile import DEFAULT_GRACE_SECONDS
+from sparkify_local.bench import BENCHES
 from sparkify_local.home import Home, StateFileError
 from sparkify_local.operate.errors import DataApiError, StackError
 from sparkify_local.runtime import interrupts, processes
@@ -200,6 +201,12 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure stage and merge against references")
     bench.add_argument("--quick", action="store_true", help="smaller data sets (minutes)")
     bench.add_argument("--out", type=Path, default=None, metavar="FILE.json")
+    bench.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHES,
+        help="run only this benchmark (repeatable; default: all)",
+    )
     bench.set_defaults(run=_bench)
 
     generate = commands.add_parser("generate", help="write realistic song and log files")
@@ -471,9 +478,15 @@ def _down(_args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from sparkify_local.bench.run import run_bench
+    from sparkify_local.bench.run import BENCHES, run_bench
 
-    run_bench(Home.from_env(), quick=args.quick, out=args.out, progress=sys.stderr.isatty())
+    run_bench(
+        Home.from_env(),
+        quick=args.quick,
+        out=args.out,
+        progress=sys.stderr.isatty(),
+        only=args.only or BENCHES,
+    )
     return 0
 
 
