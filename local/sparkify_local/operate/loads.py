@@ -13,7 +13,7 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from sparkify_loader.completeness.landing import landing_rules
-from sparkify_loader.sqlfiles import BoundList, bind_chunks, render_sql
+from sparkify_loader.sqlfiles import BoundList, render_sql
 from sparkify_local.operate.target import StackTarget
 from sparkify_local.runtime import interrupts
 from sparkify_local.runtime.event_source import DrainStats
@@ -21,6 +21,7 @@ from sparkify_local.runtime.event_source import DrainStats
 # A file under a folder of one of these names lands under it (the dataset prefixes).
 LANDING_FOLDERS = tuple(rule.prefix.rstrip("/") for rule in landing_rules())
 UPLOAD_THREADS = 16
+LEDGER_KEYS_PER_QUERY = 1000
 
 
 def landing_key(path: Path, folder: Path | None) -> str:
@@ -138,8 +139,11 @@ def put_files(
 def ledger_rows(target: StackTarget, versions: Iterable[str]) -> dict[tuple[str, str], LedgerRow]:
     """The latest ledger row of every version of these keys, by (key, etag)."""
     found: dict[tuple[str, str], LedgerRow] = {}
-    for keys in bind_chunks(list(versions), 1, other_params=1):
-        bound = BoundList("key", keys)
+    wanted = list(versions)
+    # Few keys per statement: the Data API takes at most 100 KB of SQL (its Considerations),
+    # and each key's placeholder is in the text.
+    for start in range(0, len(wanted), LEDGER_KEYS_PER_QUERY):
+        bound = BoundList("key", wanted[start : start + LEDGER_KEYS_PER_QUERY])
         rows = target.rows(
             render_sql("cli/ledger_rows.sql", keys=bound), {"bucket": target.bucket, **bound.params}
         )
