@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
+from sparkify_local.operate.deployed import REQUIRED_OUTPUTS
 from sparkify_local.sam.intrinsics import evaluate_conditions, parameter_value, resolve_environment
 from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import (
@@ -665,3 +666,16 @@ def test_only_a_created_warehouse_is_held_to_the_ra3_and_serverless_ports(templa
     allowed = {int(port_text) for port_text in ports}
     assert allowed == {*range(5431, 5456), *range(8191, 8216)}
     assert port["Default"] in allowed
+
+
+def test_the_stack_outputs_name_everything_the_cli_reads(template: dict[str, Any]) -> None:
+    # `sparkify … --stack` finds a deployed stack's resources by these output names
+    # (operate.deployed): every one it requires is always there, the warehouse's address and
+    # secret are there whenever the parameters give them.
+    outputs = template["Outputs"]
+    for name in REQUIRED_OUTPUTS:
+        assert name in outputs and "Condition" not in outputs[name], name
+    assert outputs["WarehouseClusterIdentifier"]["Condition"] == "NamesCluster"
+    assert outputs["WarehouseWorkgroupName"]["Condition"] == "NamesWorkgroup"
+    assert outputs["WarehouseSecretArn"]["Condition"] == "HasWarehouseSecret"
+    assert "WarehouseHost" in outputs and "Condition" not in outputs["WarehouseHost"]
