@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sparkify_local.runtime import proc
 from sparkify_local.runtime.faults import FaultPlan
@@ -227,9 +227,22 @@ class FunctionPool:
 
     def close(self) -> None:
         """Stop every environment now. An invocation still running is abandoned, as when
-        Lambda's runtime goes away; handing its messages back is the event source's part."""
+        Lambda's runtime goes away; handing its messages back is the event source's part.
+
+        Waits for the executor's manager thread to end (it does once the workers are gone): at
+        interpreter exit, CPython 3.11's ``concurrent.futures.process._python_exit`` wakes every
+        manager thread still registered without taking its lock ("call not protected by
+        ProcessPoolExecutor._shutdown_lock"), and one that is closing its wake-up pipe in that
+        moment makes the exit print ``OSError: [Errno 9] Bad file descriptor`` (seen once after
+        a Ctrl-C). A finished manager thread has closed its pipe, which makes the wake-up a
+        no-op.
+        """
+        # Private, and read before shutdown(), which forgets it (typeshed mistypes it).
+        manager = cast("threading.Thread | None", self._executor._executor_manager_thread)
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._stop_workers()
+        if manager is not None:
+            manager.join(WORKER_STOP_TIMEOUT_S)
 
     def _stop_workers(self) -> None:
         for worker in self._context.workers:
