@@ -1,9 +1,6 @@
--- `sparkify smoke`: remove every row of one smoke run (its reserved ids, its keys), statement by
--- statement; each is committed on its own (the Data API runs one statement per call), and each
--- can run again: an interrupted clean-up is finished by running it once more.
--- Staging rows of its files, if a merge never took them (found by the reserved ids: a load's
--- other files share its load_id).
-DELETE FROM staging_events
+-- `sparkify smoke`: remove every row of one smoke run (its reserved ids, its keys); each statement
+-- commits on its own (one Data API call each) and can run again after an interruption.
+DELETE FROM staging_events  -- if no merge took them; by reserved id: its load has other files
 WHERE user_id BETWEEN CAST(%(first_user)s AS INTEGER) AND CAST(%(last_user)s AS INTEGER);
 DELETE FROM staging_songs WHERE song_id LIKE CAST(%(song_ids)s AS VARCHAR(64));
 DELETE FROM songplays
