@@ -42,6 +42,7 @@ typecheck: install
 	$(BIN)/mypy
 	$(BIN)/mypy functions/stage/app.py
 	$(BIN)/mypy functions/merge/app.py
+	$(BIN)/mypy functions/reconcile/app.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,9 +7,16 @@ import re
 
 import pytest
 
-from sparkify_loader.config import ConfigurationError, StageSettings, load_settings
+from sparkify_loader.config import (
+    ConfigurationError,
+    ReconcileSettings,
+    StageSettings,
+    load_settings,
+)
 
-SETTING_NAMES = [name.upper() for name in StageSettings.model_fields]
+SETTING_NAMES = [
+    name.upper() for name in {*StageSettings.model_fields, *ReconcileSettings.model_fields}
+]
 REDSHIFT_IAM = {
     "WAREHOUSE_ENGINE": "redshift",
     "REDSHIFT_HOST": "sparkify.abc123.us-east-1.redshift.amazonaws.com",
@@ -100,6 +107,40 @@ def test_redshift_stage_without_manifest_bucket_names_it(monkeypatch: pytest.Mon
     values = REDSHIFT_IAM | {"REDSHIFT_WORKGROUP_NAME": "sparkify"}
     del values["MANIFEST_BUCKET"]
     assert "MANIFEST_BUCKET" in configuration_error(monkeypatch, values)
+
+
+RECONCILE = {
+    "WAREHOUSE_ENGINE": "postgres",
+    "WAREHOUSE_URL": "postgresql:///x",
+    "LANDING_BUCKET": "sparkify-landing",
+    "STAGE_QUEUE_URL": "https://sqs.us-west-2.amazonaws.com/123456789012/stage",
+    "RECONCILE_GRACE_SECONDS": "3600",
+}
+
+
+@pytest.mark.parametrize("name", ["LANDING_BUCKET", "STAGE_QUEUE_URL", "RECONCILE_GRACE_SECONDS"])
+def test_reconcile_without_a_setting_names_it(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # Given the Reconcile function's environment without one of its own settings
+    set_environment(monkeypatch, {key: value for key, value in RECONCILE.items() if key != name})
+
+    # When its settings are loaded (cold start)
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(ReconcileSettings)
+
+    # Then the one line names the missing variable, and only it
+    assert str(raised.value) == f"invalid configuration: {name}: Field required"
+
+
+def test_reconcile_refuses_a_negative_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_environment(monkeypatch, RECONCILE | {"RECONCILE_GRACE_SECONDS": "-1"})
+    with pytest.raises(ConfigurationError, match=r"RECONCILE_GRACE_SECONDS: .*greater than"):
+        load_settings(ReconcileSettings)
+
+
+def test_valid_reconcile_environment_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_environment(monkeypatch, RECONCILE)
+    settings = load_settings(ReconcileSettings)
+    assert (settings.landing_bucket, settings.reconcile_grace_seconds) == ("sparkify-landing", 3600)
 
 
 @pytest.mark.parametrize(

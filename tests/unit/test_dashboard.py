@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.parser import parse
 
 from sparkify_loader import merge as merge_module
 from sparkify_loader import stage as stage_module
+from sparkify_loader.completeness import scheduled as reconcile_module
 from sparkify_loader.config import MergeSettings
 from sparkify_loader.events import ParsedBatch
 from sparkify_loader.merge_steps import (
@@ -144,6 +145,26 @@ def _stage_metrics(service: str) -> set[MetricId]:
     return emitted
 
 
+def _reconcile_metrics(service: str) -> set[MetricId]:
+    """Run the Reconcile function's metric emission, as Powertools would record it."""
+    emitted: set[MetricId] = set()
+
+    def add_metric(name: str, unit: str, value: float) -> None:
+        emitted.add((NAMESPACE, str(name), frozenset({("service", service)})))
+
+    result = reconcile_module.ReconcileResult(
+        grace_seconds=0,
+        listed=0,
+        in_ledger={},
+        in_flight=0,
+        unaccounted=0,
+        reannounced=0,
+        unaccounted_keys=[],
+    )
+    reconcile_module.emit_metrics(result, add_metric)
+    return emitted
+
+
 class _FakeMerge:
     """Stands in for the merge steps: the results they return, without a warehouse."""
 
@@ -229,7 +250,8 @@ def _merge_metrics(
 def emitted(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> set[MetricId]:
     stage = _stage_metrics(_service(template, "StageFunction"))
     merge = _merge_metrics(template, _service(template, "MergeFunction"), monkeypatch)
-    return stage | merge
+    reconcile = _reconcile_metrics(_service(template, "ReconcileFunction"))
+    return stage | merge | reconcile
 
 
 # --- The checks ---------------------------------------------------------------------------------
@@ -316,6 +338,7 @@ def test_dashboard_shows_the_aws_metrics_of_this_stack(dashboard: dict[str, Any]
         ("AWS/Lambda", "Throttles", "<StageFunction>"),
         ("AWS/Lambda", "Errors", "<MergeFunction>"),
         ("AWS/Lambda", "Throttles", "<MergeFunction>"),
+        ("AWS/Lambda", "Errors", "<ReconcileFunction>"),
         ("AWS/States", "ExecutionsSucceeded", "<MergeStateMachine>"),
         ("AWS/States", "ExecutionsFailed", "<MergeStateMachine>"),
     }
@@ -389,6 +412,7 @@ def test_alarms_cover_the_runbook_and_notify_the_topic(template: dict[str, Any])
         (NAMESPACE, str(MetricName.QUALITY_CHECK_FAILURES))
     }
     assert watched["FilesRejectedAlarm"] == {(NAMESPACE, str(MetricName.FILES_REJECTED))}
+    assert watched["FilesUnaccountedAlarm"] == {(NAMESPACE, str(MetricName.FILES_UNACCOUNTED))}
     # And every alarm pages through the topic
     for properties in alarms.values():
         assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]

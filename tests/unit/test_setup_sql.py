@@ -1,6 +1,7 @@
-"""The schema-setup step (sql/setup/): the one database role the functions act through, and what
-it may do. Serverless IAM auth signs each function in as its own IAMR:<role> user, in PUBLIC only;
-the template's RedshiftDbRoles tag maps both to this role."""
+"""The schema-setup step (sql/setup/): the database roles the functions act through, and what
+they may do. Serverless IAM auth signs each function in as its own IAMR:<role> user, in PUBLIC
+only; the template's RedshiftDbRoles tag maps the stage and merge functions to the loader role and
+the Reconcile function to the read-only reconcile role."""
 
 from __future__ import annotations
 
@@ -58,9 +59,34 @@ def test_the_role_is_not_named_like_the_default_database_user() -> None:
     assert template is not None
     default_user = template["Parameters"]["RedshiftDbUser"]["Default"]
 
-    # When the setup's role is read
-    (create_role,) = [s for s in setup_statements() if s.startswith("CREATE ROLE")]
+    # When the setup's roles are read
+    roles = [s.removeprefix("CREATE ROLE ") for s in setup_statements() if "CREATE ROLE" in s]
 
     # Then they differ: Redshift refuses a role named like a user (CREATE ROLE: "can't be the
     # same as any user names"), and the README creates that user and grants it the role
-    assert create_role.removeprefix("CREATE ROLE ") != default_user
+    assert roles == ["sparkify_loader_role", "sparkify_reconcile_role"]
+    assert default_user not in roles
+
+
+def test_the_reconcile_role_may_only_read_the_ledger() -> None:
+    # Given the setup's statements
+    statements = setup_statements()
+
+    # When reading what the reconcile role is granted
+    granted = [s for s in statements if s.endswith("TO ROLE sparkify_reconcile_role")]
+
+    # Then it is created, and may read load_ledger and nothing else
+    assert "CREATE ROLE sparkify_reconcile_role" in statements
+    assert granted == ["GRANT SELECT ON TABLE load_ledger TO ROLE sparkify_reconcile_role"]
+
+
+def test_the_reconcile_function_carries_the_read_only_role() -> None:
+    # Given the template
+    template, _ = decode(str(TEMPLATE))
+    assert template is not None
+
+    # When reading the Reconcile function's own tags (SAM merges them over Globals' tags)
+    tags = template["Resources"]["ReconcileFunction"]["Properties"]["Tags"]
+
+    # Then its database user is mapped to the reconcile role, not the loader role
+    assert tags == {"RedshiftDbRoles": "sparkify_reconcile_role"}

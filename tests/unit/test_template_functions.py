@@ -14,7 +14,12 @@ import psycopg
 import pytest
 
 from sparkify_loader import config
-from sparkify_loader.config import MergeSettings, StageSettings, WarehouseSettings
+from sparkify_loader.config import (
+    MergeSettings,
+    ReconcileSettings,
+    StageSettings,
+    WarehouseSettings,
+)
 from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
 from sparkify_local.sam.loading import load_template
 from sparkify_local.sam.template import function_wiring
@@ -31,6 +36,7 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 SETTINGS_OF_FUNCTION: dict[str, type[WarehouseSettings]] = {
     "StageFunction": StageSettings,
     "MergeFunction": MergeSettings,
+    "ReconcileFunction": ReconcileSettings,
 }
 # Read by Powertools itself, not by our configuration.
 POWERTOOLS_VARIABLES = {
@@ -68,6 +74,7 @@ RESOURCE_VALUES = {
     "RedshiftAdminSecret": f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:admin-XyZ",
     "RedshiftCopyRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/created-copy",
     "MergeStateMachine": f"arn:aws:states:us-west-2:{ACCOUNT}:stateMachine:stack-merge",
+    "StageQueue": f"https://sqs.us-west-2.amazonaws.com/{ACCOUNT}/stack-StageQueue-AbC",
 }
 
 
@@ -111,11 +118,12 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPat
     for settings_type in SETTINGS_OF_FUNCTION.values():
         for field in settings_type.model_fields:
             monkeypatch.delenv(field.upper(), raising=False)
-    config.stage_settings.cache_clear()
-    config.merge_settings.cache_clear()
+    cached = (config.stage_settings, config.merge_settings, config.reconcile_settings)
+    for settings in cached:
+        settings.cache_clear()
     yield monkeypatch
-    config.stage_settings.cache_clear()
-    config.merge_settings.cache_clear()
+    for settings in cached:
+        settings.cache_clear()
 
 
 @pytest.mark.parametrize("logical_id", sorted(SETTINGS_OF_FUNCTION))
@@ -125,7 +133,10 @@ def test_handler_exists_and_imports_without_connecting(
     # Given the function's handler as the template names it
     handler_file = handler_path(template, logical_id)
     assert handler_file.is_file(), f"{logical_id}: missing {handler_file}"
-    # And a local warehouse that must not be connected to while importing
+    # And its deployed environment, but a local warehouse that must not be connected to
+    deployment = DEPLOYMENTS["existing warehouse, secret, existing bucket"]
+    for name, value in _deployed_environment(template, logical_id, deployment).items():
+        clean_settings.setenv(name, value)
     set_unreachable_local_warehouse(clean_settings)
 
     def refuse_to_connect(*args: object, **kwargs: object) -> None:

@@ -127,6 +127,18 @@ class MergeSettings(WarehouseSettings):
     merge_lease_seconds: int = Field(default=900, ge=5, le=86_400)
 
 
+class ReconcileSettings(WarehouseSettings):
+    """Settings of the scheduled Reconcile function. No defaults: the template sets each one,
+    and a value missing from the environment is a deployment error, not a guess."""
+
+    # The bucket to list (its dataset prefixes) and the queue its notifications go to.
+    landing_bucket: str = Field(min_length=3)
+    stage_queue_url: str = Field(min_length=1)
+    # An object not in the ledger is in flight while younger than this (its notification may
+    # be waiting in the stage queue, or for a redelivery); older, it is re-announced.
+    reconcile_grace_seconds: int = Field(ge=0, le=86_400)
+
+
 def _require(settings: BaseSettings, *names: str) -> None:
     missing = [name.upper() for name in names if not getattr(settings, name)]
     if missing:
@@ -158,3 +170,9 @@ def stage_settings() -> StageSettings:
 def merge_settings() -> MergeSettings:
     """The merge function's settings, validated once per process (cold start)."""
     return load_settings(MergeSettings)
+
+
+@cache
+def reconcile_settings() -> ReconcileSettings:
+    """The Reconcile function's settings, validated once per process (cold start)."""
+    return load_settings(ReconcileSettings)

@@ -34,3 +34,7 @@ class MetricName(StrEnum):
     END_TO_END_LATENCY_S = "EndToEndLatencySeconds"
     QUALITY_CHECK_FAILURES = "QualityCheckFailures"
     MERGE_FAILED = "MergeFailed"
+    FILES_LISTED = "FilesListed"
+    FILES_IN_FLIGHT = "FilesInFlight"
+    FILES_UNACCOUNTED = "FilesUnaccounted"
+    FILES_REANNOUNCED = "FilesReannounced"

@@ -243,8 +243,9 @@ class LocalResources:
 
         Template parameters take their defaults unless ``parameters`` overrides them, as
         ``sam deploy --parameter-overrides`` would (conditions keep the defaults: the stack's
-        own landing bucket, an existing warehouse); the landing bucket and the merge state
-        machine are the local ones; the warehouse is the embedded PostgreSQL, not Redshift.
+        own landing bucket, an existing warehouse); the landing bucket, the merge state machine
+        and the stage queue are the local ones; the warehouse is the embedded PostgreSQL, not
+        Redshift.
         """
         substitutions = {
             name: str(spec.get("Default", ""))
@@ -252,8 +253,11 @@ class LocalResources:
         }
         substitutions.update(parameters or {})
         substitutions[BUCKET_RESOURCE] = self.bucket
-        if STATE_MACHINE in json.dumps(wiring.environment):  # only the stage function's
+        referenced = json.dumps(wiring.environment)
+        if STATE_MACHINE in referenced:  # only the stage function's
             substitutions[STATE_MACHINE] = self.ensure_state_machine()
+        if STAGE_QUEUE in referenced:  # the Reconcile function announces to it (!Ref: its URL)
+            substitutions[STAGE_QUEUE] = self.queue_url(STAGE_QUEUE)
         environment = resolve_environment(
             wiring.environment, substitutions, evaluate_conditions(self.template)
         )

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sparkify_loader.completeness.landing import Landing
 from sparkify_loader.completeness.listing import ListedObject, ledgered_pages
-from sparkify_loader.completeness.notifications import announce, object_created_notification
+from sparkify_loader.completeness.notifications import announce_objects
 
 
 @dataclass
@@ -39,11 +39,9 @@ def backfill(
     """List, compare with the ledger and announce, one listing page at a time; ``on_page`` gets
     each page's count of listed objects and the objects it announced, after the page."""
     summary = BackfillSummary()
-    region = landing.s3.meta.region_name
     for page in ledgered_pages(landing, prefix, since):
         missing = [entry.listed for entry in page if entry.ledger_status is None]
-        bodies = [object_created_notification(landing.bucket, obj, region) for obj in missing]
-        summary.announced += announce(landing.sqs, landing.stage_queue_url, bodies)
+        summary.announced += announce_objects(landing, missing)
         summary.listed += len(page)
         summary.in_ledger += len(page) - len(missing)
         on_page(len(page), missing)

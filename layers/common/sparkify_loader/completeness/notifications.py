@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
+    from sparkify_loader.completeness.landing import Landing
+
 SEND_MESSAGE_BATCH_MAX = 10  # SQS's limit of entries per SendMessageBatch
 ANNOUNCE_THREADS = 8
 # Who "created" the object, for whoever reads a message: the announcement, not an uploader.
@@ -80,3 +82,10 @@ def announce(sqs: SQSClient, queue_url: str, bodies: Sequence[str]) -> int:
         for _ in pool.map(send, starts):  # raises the first refusal
             pass
     return len(bodies)
+
+
+def announce_objects(landing: Landing, objects: Sequence[ListedObject]) -> int:
+    """Announce each object to the landing's stage queue as S3 would have; return how many."""
+    region = landing.s3.meta.region_name
+    bodies = [object_created_notification(landing.bucket, obj, region) for obj in objects]
+    return announce(landing.sqs, landing.stage_queue_url, bodies)

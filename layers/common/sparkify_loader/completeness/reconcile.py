@@ -7,6 +7,10 @@ retried) for a while; past the grace, a version the ledger does not hold was los
 announced, and ``sparkify backfill`` announces it. Which message of a queue holds which key
 cannot be read without taking the message from its consumer, so the grace is the test.
 
+With ``reannounce`` (the scheduled Reconcile function) each page's unaccounted objects are
+announced to the stage queue as that page is read, so memory stays one page however large the
+bucket; an object announced twice is staged once (the stage skips a version the ledger holds).
+
 Written once against ``Landing``.
 """
 
@@ -17,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sparkify_loader.completeness.landing import Landing
-from sparkify_loader.completeness.listing import ledgered_pages
+from sparkify_loader.completeness.listing import ListedObject, ledgered_pages
+from sparkify_loader.completeness.notifications import announce_objects
 
 DEFAULT_GRACE_SECONDS = 900
 SHOWN_UNACCOUNTED = 20
@@ -30,6 +35,7 @@ class ReconcileReport:
     in_flight: int = 0
     unaccounted: int = 0
     unaccounted_keys: list[str] = field(default_factory=list)  # the first SHOWN_UNACCOUNTED
+    reannounced: int = 0  # unaccounted objects announced to the stage queue (``reannounce``)
 
     @property
     def complete(self) -> bool:
@@ -48,14 +54,22 @@ class ReconcileReport:
             lines += [f"    {key}" for key in self.unaccounted_keys]
             if more:
                 lines.append(f"    … and {more} more")
-            lines.append("  `sparkify backfill` announces them to the stage queue")
+            if self.reannounced:
+                lines.append(f"  re-announced to the stage queue: {self.reannounced}")
+            else:
+                lines.append("  `sparkify backfill` announces them to the stage queue")
         return "\n".join(lines)
 
 
-def reconcile(target: Landing, grace: timedelta, now: datetime | None = None) -> ReconcileReport:
+def reconcile(
+    target: Landing, grace: timedelta, now: datetime | None = None, *, reannounce: bool = False
+) -> ReconcileReport:
+    """Count every object the notification rules cover; with ``reannounce``, also announce each
+    unaccounted one to the stage queue, page by page."""
     report = ReconcileReport()
     in_flight_since = (now or datetime.now(UTC)) - grace
     for page in ledgered_pages(target):
+        unaccounted: list[ListedObject] = []
         for entry in page:
             report.listed += 1
             if entry.ledger_status is not None:
@@ -63,7 +77,10 @@ def reconcile(target: Landing, grace: timedelta, now: datetime | None = None) ->
             elif entry.listed.last_modified >= in_flight_since:
                 report.in_flight += 1
             else:
-                report.unaccounted += 1
-                if len(report.unaccounted_keys) < SHOWN_UNACCOUNTED:
-                    report.unaccounted_keys.append(entry.listed.key)
+                unaccounted.append(entry.listed)
+        report.unaccounted += len(unaccounted)
+        shown = SHOWN_UNACCOUNTED - len(report.unaccounted_keys)
+        report.unaccounted_keys += [obj.key for obj in unaccounted[:shown]]
+        if reannounce:
+            report.reannounced += announce_objects(target, unaccounted)
     return report
