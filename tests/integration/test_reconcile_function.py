@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from sparkify_loader.completeness.landing import landing_rules
+from sparkify_loader.completeness.landing import Version, landing_rules
+from sparkify_loader.completeness.scheduled import StackLanding, reconcile_landing
 from sparkify_loader.events import parse_batch
+from sparkify_loader.warehouse.postgres import PostgresWarehouse
 from sparkify_local.pipeline import LocalPipeline
 from sparkify_local.runtime.resources import STAGE_QUEUE
 from tests.support.documents import event, lines, song
@@ -209,3 +213,52 @@ def test_reconcile_reannounces_exactly_the_unaccounted_files_once(
         assert printed["FilesUnaccounted"] == printed["FilesReannounced"] == [0]
         assert _announcements(pipeline) == []
         assert set(recent).isdisjoint(key for key, _, _ in _ledger(pipeline))
+
+
+@pytest.mark.slow  # 2,100 puts and as many announcements through moto: 15-25 s here
+def test_each_listing_page_is_announced_before_the_next_is_read(
+    pipeline: LocalPipeline, warehouse: PostgresWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 2,100 files no event announced: three listing pages (S3 lists 1,000 keys a page)
+    stack = pipeline.stack
+    keys = [f"log_data/2018/11/{number:05d}.json" for number in range(2_100)]
+    with stack.notifications_suspended(), ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda key: stack.s3.put_object(Bucket=stack.bucket, Key=key), keys))
+    # And the function's environment (its AWS clients are made from it)
+    wiring = stack.function(FUNCTION)
+    for name, value in stack.function_environment(wiring).items():
+        monkeypatch.setenv(name, value)
+    # And the stack's landing as the function sees it, noting the stage queue's depth each
+    # time a listing page reaches the ledger
+    depths: list[int] = []
+
+    class QueueWatchingLanding(StackLanding):
+        def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
+            depths.append(stack.queue_depth(STAGE_QUEUE).waiting)
+            return super().ledger_versions(versions)
+
+    landing = QueueWatchingLanding(stack.bucket, stack.queue_url(STAGE_QUEUE), warehouse)
+    emitted: dict[str, float] = {}
+
+    # When reconcile runs with no grace
+    result = reconcile_landing(
+        landing, 0, lambda name, unit, value: emitted.update({str(name): value})
+    )
+
+    # Then every file was re-announced, one page's worth before the next page was read: the
+    # queue grew by a page between two ledger queries (it starts with the s3:TestEvent of the
+    # restored notification configuration)
+    assert (result.listed, result.unaccounted, result.reannounced) == (2_100, 2_100, 2_100)
+    assert [later - earlier for earlier, later in pairwise(depths)] == [
+        1_000,
+        1_000,
+    ]
+    assert stack.queue_depth(STAGE_QUEUE).waiting - depths[0] == 2_100
+    # And only the first keys are kept for the log, not the listing
+    assert result.unaccounted_keys == keys[:20]
+    assert emitted == {
+        "FilesListed": 2_100,
+        "FilesInFlight": 0,
+        "FilesUnaccounted": 2_100,
+        "FilesReannounced": 2_100,
+    }
