@@ -58,6 +58,8 @@ def test_reconcile_runs_hourly_on_an_eventbridge_schedule_by_default(
     assert expression == "rate(${ReconcileIntervalMinutes} minutes)"
     assert parameter_value(template, "ReconcileIntervalMinutes", None) == "60"
     assert expression.replace("${ReconcileIntervalMinutes}", "60") == "rate(60 minutes)"
+    # And named per stack: schedule names are unique per account and region
+    assert event["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-reconcile"}
 
 
 def test_the_schedule_input_is_a_request_the_handler_accepts(template: dict[str, Any]) -> None:
