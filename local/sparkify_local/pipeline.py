@@ -46,6 +46,7 @@ from sparkify_local.runtime.resources import (
     STAGE_QUEUE,
     LocalResources,
 )
+from sparkify_local.runtime.telemetry import TelemetryTarget
 from sparkify_local.sam.template import queue_wiring
 
 UPLOAD_THREADS = 16
@@ -127,6 +128,7 @@ class LocalPipeline:
                 self.home.logs / f"{STAGE_FUNCTION}.log",
                 concurrency=self.stage_batching().concurrency,
                 faults=FaultPlan(self.home),
+                telemetry=TelemetryTarget.of(self.stack, STAGE_FUNCTION),
             )
         return self._pools[key]
 

@@ -26,11 +26,14 @@ from typing import Any, cast
 
 from sparkify_local.runtime import proc
 from sparkify_local.runtime.faults import FaultPlan
+from sparkify_local.runtime.telemetry import CapturingLog, Shipper, TelemetryTarget
 from sparkify_local.sam.template import FunctionWiring
 
 _handler: Any = None
 _function_name = ""
 _timeout_ms = 0
+_output: CapturingLog | None = None
+_shipper: Shipper | None = None
 PARENT_CHECK_S = 0.5
 WORKER_STOP_TIMEOUT_S = 5.0
 # What Lambda reports when a function's runtime process exits during an invocation.
@@ -100,8 +103,9 @@ def _cold_start(
     log_path: str,
     name: str,
     timeout_ms: int,
+    telemetry: TelemetryTarget | None,
 ) -> None:
-    global _handler, _function_name, _timeout_ms
+    global _handler, _function_name, _timeout_ms, _output, _shipper
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
@@ -114,7 +118,9 @@ def _cold_start(
     os.environ.update(environment)
     # The function's log (Powertools JSON lines) goes to a file, as CloudWatch Logs would hold it.
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
-    sys.stdout = sys.stderr = log
+    # Set before the handler's import: Powertools' logger keeps the sys.stdout it finds then.
+    _output = CapturingLog(log)
+    sys.stdout = sys.stderr = _output
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     sys.path.insert(0, code_dir)
@@ -127,15 +133,33 @@ def _cold_start(
     _handler = getattr(handler_module, function)
     _function_name = name
     _timeout_ms = timeout_ms
+    _shipper = Shipper(telemetry) if telemetry is not None else None
 
 
 def _invoke(event: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
     try:
         payload = _handler(event, LocalLambdaContext(_function_name, timeout_ms=_timeout_ms))
+        result: dict[str, Any] = {"payload": payload}
     except Exception as error:  # a function error, reported as Lambda reports it
         traceback.print_exc()
-        return {"errorType": type(error).__name__, "errorMessage": str(error)}
-    return {"payload": payload}
+        result = {"errorType": type(error).__name__, "errorMessage": str(error)}
+    _ship(duration_ms=(time.monotonic() - started) * 1000, failed="errorType" in result)
+    return result
+
+
+def _ship(duration_ms: float, failed: bool) -> None:
+    """Hand the invocation's output to CloudWatch before its result, so whoever saw the
+    invocation end can query its metrics. Telemetry never fails an invocation (on AWS it is
+    delivered apart from it): a failure to ship is written to the function's log."""
+    assert _output is not None
+    lines = _output.take()
+    if _shipper is None:
+        return
+    try:
+        _shipper.ship(lines, duration_ms, failed)
+    except Exception as error:
+        print(f"telemetry not delivered to the local CloudWatch: {error!r}")
 
 
 class FunctionPool:
@@ -148,6 +172,7 @@ class FunctionPool:
         log_path: Path,
         concurrency: int,
         faults: FaultPlan | None = None,
+        telemetry: TelemetryTarget | None = None,
     ) -> None:
         self._name = wiring.logical_id
         self._faults = faults
@@ -161,6 +186,7 @@ class FunctionPool:
             str(log_path),
             wiring.logical_id,
             wiring.timeout_seconds * 1000,
+            telemetry,
         )
         self._context = _WorkerContext()
         self._executor = self._new_executor()

@@ -106,8 +106,12 @@ class LocalResources:
     def bucket(self) -> str:
         return LANDING_BUCKET
 
-    def queue_name(self, logical_id: str) -> str:
+    def physical_name(self, logical_id: str) -> str:
+        """The local name of a named resource of the template (queue, log group, alarm)."""
         return f"sparkify-{logical_id}"
+
+    def queue_name(self, logical_id: str) -> str:
+        return self.physical_name(logical_id)
 
     def queue_url(self, logical_id: str) -> str:
         return self.sqs.get_queue_url(QueueName=self.queue_name(logical_id))["QueueUrl"]
@@ -128,6 +132,15 @@ class LocalResources:
             client = self.__dict__.pop(name, None)
             if client is not None:
                 client.close()
+
+    def log_group_name(self, function_logical_id: str) -> str:
+        """The function's log group: the template's ``LoggingConfig.LogGroup`` resource, named
+        locally as the queues are, else the group Lambda creates by default."""
+        properties = self.template["Resources"][function_logical_id]["Properties"]
+        group = properties.get("LoggingConfig", {}).get("LogGroup")
+        if isinstance(group, dict) and set(group) == {"Ref"}:
+            return self.physical_name(group["Ref"])
+        return f"/aws/lambda/{function_logical_id}"
 
     def function_arn(self, logical_id: str) -> str:
         # The logical id is the local function name; the dispatcher maps it back.

@@ -41,6 +41,7 @@ class LambdaDispatcher:
         with self._lock:
             if logical_id not in self._pools:
                 from sparkify_local.runtime.resources import LocalResources
+                from sparkify_local.runtime.telemetry import TelemetryTarget
 
                 stack = LocalResources(Endpoints.from_state(self._home.read_state()))
                 wiring = stack.function(logical_id)
@@ -50,6 +51,7 @@ class LambdaDispatcher:
                     self._home.logs / f"{logical_id}.log",
                     concurrency=POOL_CONCURRENCY,
                     faults=FaultPlan(self._home),
+                    telemetry=TelemetryTarget.of(stack, logical_id),
                 )
             return self._pools[logical_id]
 

@@ -4,7 +4,9 @@ Started detached by ``runtime.processes`` so it outlives the command that starte
 ``sparkify down``. Before it serves, it installs the Lambda dispatcher, so the state machine
 that moto's interpreter runs calls our real handlers. It serves moto's own application, as
 ``moto_server`` does, behind the S3 outage switch that fault tests use and the Redshift Data API
-double that answers from the home's warehouse (``data_api``). It listens on a port
+double that answers from the home's warehouse (``data_api``), with the metrics SQS and Step
+Functions report on AWS (``service_metrics``) and the Logs Insights commands the dashboard
+queries (``logs_insights``). It listens on a port
 the kernel picks when it binds, and writes that port to ``--port-file`` once it can answer.
 """
 
@@ -24,7 +26,12 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from sparkify_local.home import Home
-from sparkify_local.runtime.moto_process import lambda_dispatch, sqs_patches
+from sparkify_local.runtime.moto_process import (
+    lambda_dispatch,
+    logs_insights,
+    service_metrics,
+    sqs_patches,
+)
 from sparkify_local.runtime.moto_process.data_api import DataApiDouble
 from sparkify_local.runtime.moto_process.s3_outage import S3Outage
 
@@ -36,6 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Home(args.home)
     sqs_patches.apply()
+    logs_insights.apply()
     dispatcher = lambda_dispatch.install(home)
     server = make_server(
         "127.0.0.1",
@@ -46,6 +54,7 @@ def main() -> None:
     )
     # moto's Step Functions calls Lambda through this same server: tell it where it listens.
     os.environ["MOTO_PORT"] = str(server.port)
+    service_metrics.start(f"http://127.0.0.1:{server.port}")
 
     def stop(*_: object) -> None:
         # The function workers first: an interpreter exit would wait for a running handler.
