@@ -1,7 +1,7 @@
 """``sparkify``: run the loader locally (moto + embedded PostgreSQL) and look inside it.
 
-Commands: init, load, backfill, reconcile, merge, report, sql, status, smoke, down, generate,
-bench.
+Commands: init, load, backfill, reconcile, merge, report, sql, status, smoke, dashboard, down,
+generate, bench.
 State lives in SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until
 ``sparkify down``. With ``--stack NAME``, status, merge, load, sql, report, backfill,
 reconcile and smoke operate a deployed stack instead (its CloudFormation outputs, the caller's AWS
@@ -208,6 +208,25 @@ def _parser() -> argparse.ArgumentParser:
         help="run only this benchmark (repeatable; default: all)",
     )
     bench.set_defaults(run=_bench)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="the template's CloudWatch dashboard as one HTML page, local data"
+    )
+    dashboard.add_argument("--out", type=Path, default=None, metavar="FILE.html")
+    dashboard.add_argument(
+        "--since", default=None, metavar="DURATION", help="e.g. 30m, 3h, 2d (default: the body's)"
+    )
+    dashboard.add_argument("--open", action="store_true", help="open the page in a browser")
+    dashboard.add_argument(
+        "--watch",
+        type=int,
+        nargs="?",
+        const=10,
+        default=None,
+        metavar="SECONDS",
+        help="render again every SECONDS (default 10) until Ctrl-C; the page reloads itself",
+    )
+    dashboard.set_defaults(run=_dashboard)
 
     generate = commands.add_parser("generate", help="write realistic song and log files")
     generate.add_argument("out_dir", type=Path)
@@ -487,6 +506,28 @@ def _bench(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
         only=args.only or BENCHES,
     )
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from sparkify_local.dashboard.render import dashboard_path, parse_duration, watch
+
+    try:
+        since = parse_duration(args.since) if args.since is not None else None
+    except ValueError as error:
+        raise UsageError(f"--since: {error}") from None
+    if args.watch is not None and args.watch < 1:
+        raise UsageError(f"--watch: at least 1 second, not {args.watch}")
+    home = Home.from_env()
+    try:  # checked before the stack starts: a bad path costs no start-up
+        out = dashboard_path(home, args.out)
+    except ValueError as error:
+        raise UsageError(f"--out: {error}") from None
+    try:
+        watch(home, out, since, args.watch, opened=args.open, report=print)
+    except OSError as error:
+        print(f"sparkify dashboard: cannot write {out}: {error.strerror or error}", file=sys.stderr)
+        return 1
     return 0
 
 

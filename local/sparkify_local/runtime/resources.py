@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 REGION = "us-east-1"
+# The local stack's name: its resources' names start with it, as a stack's do on AWS.
+STACK_NAME = "sparkify"
 LANDING_BUCKET = "sparkify-landing"
 STAGE_FUNCTION = "StageFunction"
 STAGE_QUEUE = "StageQueue"
@@ -65,6 +67,14 @@ FAKE_CLIENT_CREDENTIALS = {
 }
 
 
+def local_client(service: str, aws_url: str, config: Config | None = None) -> Any:
+    """A client of the local AWS (moto) at ``aws_url``: explicit region and fake credentials,
+    this process's environment plays no part."""
+    return boto3.client(
+        service, endpoint_url=aws_url, region_name=REGION, config=config, **FAKE_CLIENT_CREDENTIALS
+    )
+
+
 @dataclass
 class LocalResources:
     """The local stack's AWS resources, through clients of moto made with explicit endpoint,
@@ -77,13 +87,7 @@ class LocalResources:
         return load_template(TEMPLATE_PATH)
 
     def _client(self, service: str, config: Config | None = None) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoints.aws_url,
-            region_name=REGION,
-            config=config,
-            **FAKE_CLIENT_CREDENTIALS,
-        )
+        return local_client(service, self.endpoints.aws_url, config)
 
     @cached_property
     def s3(self) -> S3Client:
@@ -108,7 +112,7 @@ class LocalResources:
 
     def physical_name(self, logical_id: str) -> str:
         """The local name of a named resource of the template (queue, log group, alarm)."""
-        return f"sparkify-{logical_id}"
+        return f"{STACK_NAME}-{logical_id}"
 
     def queue_name(self, logical_id: str) -> str:
         return self.physical_name(logical_id)
@@ -126,9 +130,17 @@ class LocalResources:
     def sfn(self) -> SFNClient:
         return self._client("stepfunctions")
 
+    @cached_property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")
+
+    @cached_property
+    def logs(self) -> Any:
+        return self._client("logs")
+
     def close(self) -> None:
         """Close the connection pools of the clients made so far."""
-        for name in ("s3", "warehouse_s3", "sqs", "sfn"):
+        for name in ("s3", "warehouse_s3", "sqs", "sfn", "cloudwatch", "logs"):
             client = self.__dict__.pop(name, None)
             if client is not None:
                 client.close()
@@ -159,9 +171,15 @@ class LocalResources:
             definition = definition.replace("${" + name + "}", self.function_arn(resource))
         return definition
 
+    @property
+    def state_machine_arn(self) -> str:
+        """The merge state machine's ARN as moto gives it (``ensure_state_machine``)."""
+        name = self.physical_name(STATE_MACHINE)
+        return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+
     def ensure_state_machine(self) -> str:
         """Create the merge state machine, or bring its definition up to date; return its ARN."""
-        name = f"sparkify-{STATE_MACHINE}"
+        name = self.physical_name(STATE_MACHINE)
         definition = self.state_machine_definition()
         for machine in self.sfn.list_state_machines()["stateMachines"]:
             if machine["name"] == name:

@@ -21,9 +21,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
 
-import boto3
-
-from sparkify_local.runtime.resources import FAKE_CLIENT_CREDENTIALS, REGION
+from sparkify_local.runtime.resources import local_client
 
 if TYPE_CHECKING:
     from sparkify_local.runtime.resources import LocalResources
@@ -125,21 +123,13 @@ class Shipper:
     target: TelemetryTarget
     _stream: str = field(default="")
 
-    def _client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.target.aws_url,
-            region_name=REGION,
-            **FAKE_CLIENT_CREDENTIALS,
-        )
-
     @cached_property
     def cloudwatch(self) -> Any:
-        return self._client("cloudwatch")
+        return local_client("cloudwatch", self.target.aws_url)
 
     @cached_property
     def logs(self) -> Any:
-        return self._client("logs")
+        return local_client("logs", self.target.aws_url)
 
     def ship(self, lines: list[tuple[int, str]], duration_ms: float, failed: bool) -> None:
         """One invocation's output and Lambda's own metrics for it."""

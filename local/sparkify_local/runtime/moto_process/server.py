@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 
 from sparkify_local.home import Home
 from sparkify_local.runtime.moto_process import (
+    cloudwatch_patches,
     lambda_dispatch,
     logs_insights,
     service_metrics,
@@ -44,6 +45,7 @@ def main() -> None:
     home = Home(args.home)
     sqs_patches.apply()
     logs_insights.apply()
+    cloudwatch_patches.apply()
     dispatcher = lambda_dispatch.install(home)
     server = make_server(
         "127.0.0.1",

@@ -15,9 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-
-from sparkify_local.runtime.resources import ACCOUNT_ID, FAKE_CLIENT_CREDENTIALS, REGION
+from sparkify_local.runtime.resources import ACCOUNT_ID, REGION, local_client
 from sparkify_local.runtime.telemetry import METRICS_PER_CALL
 
 SAMPLE_S = 5.0
@@ -34,13 +32,8 @@ ENDED = {
 
 class ServiceMetrics:
     def __init__(self, aws_url: str) -> None:
-        def client(service: str) -> Any:
-            return boto3.client(
-                service, endpoint_url=aws_url, region_name=REGION, **FAKE_CLIENT_CREDENTIALS
-            )
-
-        self._cloudwatch = client("cloudwatch")
-        self._sfn = client("stepfunctions")
+        self._cloudwatch = local_client("cloudwatch", aws_url)
+        self._sfn = local_client("stepfunctions", aws_url)
         self._reported: set[str] = set()  # executions whose start and end are reported
         self._started: set[str] = set()
 

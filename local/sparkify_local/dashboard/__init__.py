@@ -1,0 +1,1 @@
+"""``sparkify dashboard``: the template's CloudWatch dashboard as one self-contained HTML page."""
