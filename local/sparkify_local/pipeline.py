@@ -37,6 +37,7 @@ from sparkify_local.operate.merges import (
 from sparkify_local.operate.status import render_status
 from sparkify_local.operate.target import QueryResult
 from sparkify_local.runtime import processes
+from sparkify_local.runtime.alarms import ensure_monitoring
 from sparkify_local.runtime.event_source import Batching, DrainStats, SqsEventSource
 from sparkify_local.runtime.faults import FaultPlan
 from sparkify_local.runtime.function_pool import FunctionPool
@@ -70,6 +71,7 @@ class LocalPipeline:
         endpoints = processes.ensure_up(home)
         stack = LocalResources(endpoints)
         stack.ensure_resources()
+        ensure_monitoring(stack)
         warehouse = PostgresWarehouse(endpoints.warehouse_url, s3=stack.warehouse_s3)
         warehouse.session().apply_schema()
         return cls(home, endpoints, stack, warehouse)

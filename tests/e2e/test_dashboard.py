@@ -27,6 +27,14 @@ CHROMIUM_INSTALL = "apt-get install -y chromium"
 BAD_KEY = "log_data/2018/11/bad-events.json"
 BAD_REASON = "line 1: invalid JSON"
 METRICS_TIMEOUT_S = 60.0
+# The template's alarms after the load: only the rejected file's fires.
+EXPECTED_ALARMS = {
+    "sparkify-dead-letter-queue-not-empty": "OK",
+    "sparkify-stage-queue-message-too-old": "OK",
+    "sparkify-merge-failed": "OK",
+    "sparkify-quality-check-failed": "OK",
+    "sparkify-files-rejected": "ALARM",
+}
 PAGE_TIMEOUT_MS = 60_000
 VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1600, 1300
 
@@ -51,6 +59,12 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
         time.sleep(0.2)
+
+
+def _alarm_states(home: Path) -> dict[str, str]:
+    cloudwatch = home_aws(home, "cloudwatch")
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix="sparkify-")["MetricAlarms"]
+    return {alarm["AlarmName"]: alarm["StateValue"] for alarm in alarms}
 
 
 def _metric_has_data(home: Path, namespace: str, name: str) -> bool:
@@ -99,6 +113,8 @@ def test_dashboard_shows_the_pipeline_in_a_real_browser(
         METRICS_TIMEOUT_S,
         "merge executions reported",
     )
+    # ... and alarms are evaluated by the local stack as CloudWatch would, after the data came
+    _wait_for(lambda: _alarm_states(home) == EXPECTED_ALARMS, METRICS_TIMEOUT_S, "alarms evaluated")
 
     # When the dashboard is rendered
     page_path = tmp_path / "dashboard.html"
@@ -144,6 +160,10 @@ def test_dashboard_shows_the_pipeline_in_a_real_browser(
     rows = widgets["Rows staged per dataset"]["points"]
     assert rows["log_data (events)"] > 0 and rows["song_data (songs)"] > 0, rows
     assert widgets["Merge executions"]["points"]["succeeded"] > 0
+    # And the alarm widget shows each alarm's state: the rejected file fired its alarm
+    header, *alarms = widgets["Alarms"]["rows"]
+    assert header == ["alarm", "state", "reason"]
+    assert {name: state for name, state, _ in alarms} == EXPECTED_ALARMS
     # And the rejected-files table names the bad file and its reason
     header, *table = widgets["Rejected files (stage function log)"]["rows"]
     assert header == ["@timestamp", "bucket", "key", "reason", "etag"]

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 # GetMetricData takes at most 500 queries per call.
 QUERIES_PER_CALL = 500
@@ -84,13 +88,29 @@ def read_widgets(
             if data.unsupported is None:
                 metric_widgets.append(data)
         elif data.kind == "alarm":
-            data.alarms = _alarms(cloudwatch, properties.get("alarms", []))
+            with _refusal_shown(data):
+                data.alarms = _alarms(cloudwatch, properties.get("alarms", []))
         elif data.kind == "log":
-            _read_log(data, logs, properties, window)
+            with _refusal_shown(data):
+                _read_log(data, logs, properties, window)
         elif data.kind != "text":
             data.unsupported = f"widget type {data.kind!r} is not drawn by sparkify dashboard"
-    _read_metrics(metric_widgets, cloudwatch, window)
+    try:
+        _read_metrics(metric_widgets, cloudwatch, window)
+    except ClientError as error:
+        for data in metric_widgets:
+            data.series, data.unsupported = [], f"CloudWatch refused: {error}"
     return widgets
+
+
+@contextmanager
+def _refusal_shown(data: WidgetData) -> Iterator[None]:
+    """What CloudWatch refuses for one widget (a missing log group, a denied call) becomes the
+    reason on that widget; the rest of the page is drawn."""
+    try:
+        yield
+    except ClientError as error:
+        data.unsupported = f"CloudWatch refused: {error}"
 
 
 def _metric_unsupported(properties: dict[str, Any]) -> str | None:

@@ -17,6 +17,7 @@ from sparkify_local.dashboard.definition import local_body
 from sparkify_local.dashboard.page import render_page
 from sparkify_local.home import Home
 from sparkify_local.runtime import processes
+from sparkify_local.runtime.alarms import ensure_monitoring
 from sparkify_local.runtime.resources import STACK_NAME, LocalResources
 
 DASHBOARD_FILE = "dashboard.html"
@@ -103,6 +104,7 @@ def watch(
     """Render once, or every ``every_s`` seconds until interrupted (the page then reloads
     itself as often); open it in a browser after the first rendering if asked."""
     stack = LocalResources(processes.ensure_up(home))
+    ensure_monitoring(stack)  # what the widgets read, also in a home that never loaded
     try:
         while True:
             rendered = render_local(stack, out, since, refresh_s=every_s)

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sparkify_local.runtime.alarms import evaluate_alarms
 from sparkify_local.runtime.resources import ACCOUNT_ID, REGION, local_client
 from sparkify_local.runtime.telemetry import METRICS_PER_CALL
 
@@ -39,10 +40,12 @@ class ServiceMetrics:
 
     def sample(self) -> None:
         """Put one sample of every queue and the executions that started or ended since the
-        last one."""
+        last one; evaluate the alarms."""
         now = datetime.now(UTC)
         self._put(SQS_NAMESPACE, self._queue_data(now))
         self._put(STATES_NAMESPACE, self._execution_data())
+        # CloudWatch evaluates alarms as data arrives; moto does not (runtime.alarms).
+        evaluate_alarms(self._cloudwatch, now)
 
     def _put(self, namespace: str, data: list[dict[str, Any]]) -> None:
         for start in range(0, len(data), METRICS_PER_CALL):
