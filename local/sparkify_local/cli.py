@@ -28,6 +28,7 @@ from sparkify_loader.completeness.reconcile import DEFAULT_GRACE_SECONDS
 from sparkify_local.bench import BENCHES
 from sparkify_local.home import Home, StateFileError
 from sparkify_local.operate.errors import DataApiError, StackError
+from sparkify_local.progress import Progress, live
 from sparkify_local.runtime import interrupts, processes
 from sparkify_local.runtime.postgres import WarehouseStartError
 
@@ -327,10 +328,20 @@ def _stage_and_merge(
     if no_merge:
         print("merge skipped (--no-merge): staged rows wait for `sparkify merge`")
         return 0 if summary.ok else 1
-    with _step("merging (the execution goes on in the stack)", resume):
+    with (
+        _step("merging (the execution goes on in the stack)", resume),
+        Progress("merge", None, "states", live()) as bar,
+    ):
+
+        def on_state(name: str, _result: object) -> None:
+            bar.note(last=name)
+            bar.update()
+
         # Follow the merges the batches started; none started (nothing new): run one.
         machine = target.state_machine()
-        outcomes = arrival_merges(machine, started) or [run_merge(machine)]
+        outcomes = arrival_merges(machine, started, on_state) or [
+            run_merge(machine, on_state=on_state)
+        ]
     for outcome in outcomes:
         print(outcome.render())
     return 0 if summary.ok and all(outcome.ok for outcome in outcomes) else 1
@@ -348,8 +359,6 @@ def _since(value: str | None) -> datetime | None:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from sparkify_loader.completeness.backfill import backfill
     from sparkify_loader.completeness.landing import landing_rules
     from sparkify_loader.completeness.listing import ListedObject, listing_prefixes
@@ -364,7 +373,7 @@ def _backfill(args: argparse.Namespace) -> int:
         # On the local stack this command then stages what it announced, and its summary needs
         # the announced versions (key -> etag); the listing itself holds one page at a time.
         announced: dict[str, str] = {}
-        bar = tqdm(desc="backfill", unit="obj", disable=not sys.stderr.isatty())
+        bar = Progress("backfill", None, "objects", live())
 
         def after_page(listed: int, page_announced: Sequence[ListedObject]) -> None:
             if not args.stack:
@@ -453,12 +462,14 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from sparkify_local.dashboard.render import dashboard_status
     from sparkify_local.operate.status import render_status
 
     if not args.stack:
         home = Home.from_env()
         up = processes.running(home)
         print(f"home: {home.root}")
+        print(dashboard_status(home))
         print(
             "services: "
             + ", ".join(f"{name} {'up' if alive else 'down'}" for name, alive in up.items())

@@ -4,13 +4,12 @@ handler, and report what the ledger says about every uploaded file."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from tqdm import tqdm
 
 from sparkify_loader.sqlfiles import (
     IdentifierList,
@@ -36,6 +35,7 @@ from sparkify_local.operate.merges import (
 )
 from sparkify_local.operate.status import render_status
 from sparkify_local.operate.target import QueryResult
+from sparkify_local.progress import Progress
 from sparkify_local.runtime import processes
 from sparkify_local.runtime.alarms import ensure_monitoring
 from sparkify_local.runtime.event_source import Batching, DrainStats, SqsEventSource
@@ -102,7 +102,17 @@ class LocalPipeline:
         ``merge_on_arrival`` it starts merges as deployed (template parameter MergeOnArrival)."""
         queue_url = self.stack.queue_url(STAGE_QUEUE)
         depth = self.stack.queue_depth(STAGE_QUEUE).waiting
-        with tqdm(total=depth, desc="stage", unit="msg", disable=not progress) as bar:
+        before = self._files_by_status()
+
+        def batch_done(messages: int) -> None:
+            # What the ledger gained so far: files staged (merged since, on arrival, included)
+            # and rejected, beside the messages delivered.
+            now = self._files_by_status()
+            loaded = sum(now[s] - before[s] for s in ("staged", "merged"))
+            bar.note(staged=loaded, rejected=now["rejected"] - before["rejected"])
+            bar.update(messages)
+
+        with Progress("stage", depth, "messages", live=progress) as bar:
             source = SqsEventSource(
                 sqs=self.stack.sqs,
                 queue_url=queue_url,
@@ -110,9 +120,17 @@ class LocalPipeline:
                 batching=self.stage_batching(),
                 pool=self._stage_pool(merge_on_arrival),
                 held_messages_folder=self.home.root / "held-messages" / STAGE_QUEUE,
-                on_batch_done=bar.update,
+                on_batch_done=batch_done,
             )
             return source.drain()
+
+    def _files_by_status(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for _dataset, status, files, _rows in self.warehouse.session().query(
+            render_sql("cli/ledger_by_status.sql")
+        ):
+            counts[status] += files
+        return counts
 
     def stage_batching(self) -> Batching:
         return Batching.of(self.stack.function(STAGE_FUNCTION))

@@ -56,6 +56,15 @@ class Rendered:
         )
 
 
+def dashboard_status(home: Home) -> str:
+    """``sparkify status``'s line about the home's dashboard page."""
+    path = home.root / DASHBOARD_FILE
+    if not path.exists():
+        return f"dashboard: {path} (not rendered yet: `sparkify dashboard`)"
+    rendered = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return f"dashboard: {path} (rendered {rendered:%Y-%m-%d %H:%M:%S} UTC)"
+
+
 def dashboard_path(home: Home, out: Path | None) -> Path:
     """Where the page goes: ``--out``, else the home's ``dashboard.html``. ``ValueError`` for
     a path that cannot be a file to write (a folder, a missing folder)."""

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from tqdm import tqdm
-
 from sparkify_loader.completeness.landing import landing_rules
 from sparkify_loader.sqlfiles import BoundList, render_sql
 from sparkify_local.operate.target import StackTarget
+from sparkify_local.progress import Progress
 from sparkify_local.runtime import interrupts
 from sparkify_local.runtime.event_source import DrainStats
 
@@ -124,11 +123,14 @@ def put_files(
     pool = ThreadPoolExecutor(UPLOAD_THREADS)
     uploaded: dict[str, str] = {}
     try:
-        with interrupts.deferred():  # taken between two files (see runtime.interrupts)
-            results = pool.map(put, files)
-            bar = tqdm(results, total=len(files), desc="upload", unit="file", disable=not progress)
-            for key, etag in bar:
+        # Stop signals are taken between two files (see runtime.interrupts).
+        with (
+            interrupts.deferred(),
+            Progress("upload", len(files), "files", live=progress) as bar,
+        ):
+            for key, etag in pool.map(put, files):
                 uploaded[key] = etag
+                bar.update()
                 interrupts.checkpoint()
         return uploaded
     finally:
