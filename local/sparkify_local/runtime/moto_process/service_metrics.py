@@ -5,7 +5,8 @@ On AWS, SQS reports each queue's depth and the age of its oldest message every m
 (``AWS/States``, dimension ``StateMachineArn``). moto reports nothing, so a thread of the server
 samples the queues and the executions and puts what AWS would into the server's own
 CloudWatch, through its PutMetricData API. Sampling is more frequent than AWS's minute, so a
-short local run has points; the dashboard's ``Maximum`` per period reads them as AWS's would.
+short local run has points (a change is put at once, an unchanged value once a minute); the
+dashboard's ``Maximum`` per period reads them as AWS's would.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sparkify_local.runtime.resources import ACCOUNT_ID, REGION, local_client
 from sparkify_local.runtime.telemetry import METRICS_PER_CALL
 
 SAMPLE_S = 5.0
+AWS_REPORT_S = 60.0
 SQS_NAMESPACE = "AWS/SQS"
 STATES_NAMESPACE = "AWS/States"
 # Step Functions' execution status -> the metric counting executions that ended so.
@@ -37,6 +39,7 @@ class ServiceMetrics:
         self._sfn = local_client("stepfunctions", aws_url)
         self._reported: set[str] = set()  # executions whose start and end are reported
         self._started: set[str] = set()
+        self._last_put: dict[tuple[str, str], tuple[float, float]] = {}  # value, when
 
     def sample(self) -> None:
         """Put one sample of every queue and the executions that started or ended since the
@@ -76,6 +79,8 @@ class ServiceMetrics:
                 ),
                 ("ApproximateAgeOfOldestMessage", max(0.0, oldest_s), "Seconds"),
             ):
+                if not self._due((name, metric), float(value)):
+                    continue
                 data.append(
                     {
                         "MetricName": metric,
@@ -86,6 +91,17 @@ class ServiceMetrics:
                     }
                 )
         return data
+
+    def _due(self, metric: tuple[str, str], value: float) -> bool:
+        """A sample is put when it differs from the last one put, else once a minute as AWS
+        reports: an idle stack left up for days does not pile up points that every
+        GetMetricData of moto's then scans."""
+        last = self._last_put.get(metric)
+        now = time.monotonic()
+        if last is not None and last[0] == value and now - last[1] < AWS_REPORT_S:
+            return False
+        self._last_put[metric] = (value, now)
+        return True
 
     def _execution_data(self) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = []
