@@ -4,7 +4,7 @@ Commands: init, load, backfill, reconcile, merge, report, sql, status, smoke, da
 generate, bench.
 State lives in SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until
 ``sparkify down``. With ``--stack NAME``, status, merge, load, sql, report, backfill,
-reconcile and smoke operate a deployed stack instead (its CloudFormation outputs, the caller's AWS
+reconcile, smoke and dashboard operate a deployed stack instead (its CloudFormation outputs, the caller's AWS
 credentials, SQL through the Redshift Data API).
 """
 
@@ -211,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=_bench)
 
     dashboard = commands.add_parser(
-        "dashboard", help="the template's CloudWatch dashboard as one HTML page, local data"
+        "dashboard", help="the stack's CloudWatch dashboard as one self-contained HTML page"
     )
     dashboard.add_argument("--out", type=Path, default=None, metavar="FILE.html")
     dashboard.add_argument(
@@ -227,6 +227,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="render again every SECONDS (default 10) until Ctrl-C; the page reloads itself",
     )
+    _stack_options(dashboard)
     dashboard.set_defaults(run=_dashboard)
 
     generate = commands.add_parser("generate", help="write realistic song and log files")
@@ -521,7 +522,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from sparkify_local.dashboard.render import dashboard_path, parse_duration, watch
+    from sparkify_local.dashboard.render import (
+        dashboard_path,
+        deployed_source,
+        local_source,
+        parse_duration,
+        watch,
+    )
 
     try:
         since = parse_duration(args.since) if args.since is not None else None
@@ -529,16 +536,28 @@ def _dashboard(args: argparse.Namespace) -> int:
         raise UsageError(f"--since: {error}") from None
     if args.watch is not None and args.watch < 1:
         raise UsageError(f"--watch: at least 1 second, not {args.watch}")
-    home = Home.from_env()
+    if args.statement_timeout is not None:
+        raise UsageError("--statement-timeout: the dashboard runs no SQL")
     try:  # checked before the stack starts: a bad path costs no start-up
-        out = dashboard_path(home, args.out)
+        out = dashboard_path(Home.from_env(), args.out, args.stack)
     except ValueError as error:
         raise UsageError(f"--out: {error}") from None
-    try:
-        watch(home, out, since, args.watch, opened=args.open, report=print)
-    except OSError as error:
-        print(f"sparkify dashboard: cannot write {out}: {error.strerror or error}", file=sys.stderr)
-        return 1
+    with ExitStack() as cleanup:
+        target = _open_target(args, cleanup)
+        from sparkify_local.operate.deployed import DeployedTarget
+        from sparkify_local.operate.local import LocalTarget
+
+        if isinstance(target, LocalTarget):
+            source = local_source(target.pipeline.stack)
+        else:
+            assert isinstance(target, DeployedTarget)  # the two kinds _open_target returns
+            source = deployed_source(target)
+        try:
+            watch(source, out, since, args.watch, opened=args.open, report=print)
+        except OSError as error:
+            reason = error.strerror or error
+            print(f"sparkify dashboard: cannot write {out}: {reason}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sparkify_local.dashboard.definition import dashboard_sub, resolve_body
+from sparkify_local.dashboard.definition import dashboard_sub, local_body, resolve_body
+from sparkify_local.home import Home
+from sparkify_local.runtime.processes import Endpoints
+from sparkify_local.runtime.resources import LocalResources
 from sparkify_local.sam.loading import load_template
 from tests.support.cli import home_aws, run_cli
+from tests.support.deployed import REGION, STACK, create_stack, local_outputs, stack_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # CI keeps this folder (git-ignored); the README's picture is a copy of one such screenshot.
@@ -85,36 +89,45 @@ _READ_PAGE = """() => [...document.querySelectorAll("#dashboard > section.widget
 }))"""
 
 
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Iterator[Path]:
+    """A home with the real sample and one bad file loaded, then one file uploaded again
+    unchanged (S3 announces it again with the same etag: a duplicate delivery the ledger
+    skips), once the local stack has reported the merges and evaluated the alarms."""
+    home = tmp_path_factory.mktemp("dashboard-home")
+    landing = tmp_path_factory.mktemp("landing")
+    shutil.copytree(sample_dir, landing, dirs_exist_ok=True)
+    (landing / BAD_KEY).parent.mkdir(parents=True, exist_ok=True)
+    (landing / BAD_KEY).write_text('{"artist": "broken\n')
+    try:
+        first = run_cli(home, "load", str(landing))
+        assert first.returncode == 1, first.stdout + first.stderr  # the rejected file
+        assert f"rejected: {BAD_KEY}: {BAD_REASON}" in first.stdout
+        again = next(p for p in sorted(landing.rglob("*.json")) if p.name != "bad-events.json")
+        second = run_cli(home, "load", str(again))
+        assert second.returncode == 0, second.stdout + second.stderr
+        # Step Functions' metrics are sampled by the local stack every few seconds, as AWS
+        # reports them after an execution ends: wait until the last merge is counted ...
+        _wait_for(
+            lambda: _metric_has_data(home, "AWS/States", "ExecutionsSucceeded"),
+            METRICS_TIMEOUT_S,
+            "merge executions reported",
+        )
+        # ... and the alarms evaluated, as CloudWatch would after the data came
+        _wait_for(
+            lambda: _alarm_states(home) == EXPECTED_ALARMS, METRICS_TIMEOUT_S, "alarms evaluated"
+        )
+        yield home
+    finally:
+        run_cli(home, "down")
+
+
 @pytest.mark.slow  # a first start, two loads with merges, a browser: ~40 s on this machine
-def test_dashboard_shows_the_pipeline_in_a_real_browser(
-    homes: Callable[[str], Path], sample_dir: Path, tmp_path: Path
-) -> None:
+def test_dashboard_shows_the_pipeline_in_a_real_browser(loaded: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     browser_path = chromium()  # before any work: a missing browser fails at once
-
-    # Given the real sample with one bad file, loaded; then one file uploaded again unchanged
-    # (S3 announces it again with the same etag: a duplicate delivery the ledger skips)
-    home = homes("dashboard-home")
-    landing = tmp_path / "landing"
-    shutil.copytree(sample_dir, landing)
-    (landing / BAD_KEY).parent.mkdir(parents=True, exist_ok=True)
-    (landing / BAD_KEY).write_text('{"artist": "broken\n')
-    first = run_cli(home, "load", str(landing))
-    assert first.returncode == 1, first.stdout + first.stderr  # the rejected file
-    assert f"rejected: {BAD_KEY}: {BAD_REASON}" in first.stdout
-    again = next(path for path in sorted(landing.rglob("*.json")) if path.name != "bad-events.json")
-    second = run_cli(home, "load", str(again))
-    assert second.returncode == 0, second.stdout + second.stderr
-    # Step Functions' metrics are sampled by the local stack every few seconds, as AWS reports
-    # them after an execution ends: wait until the last merge is counted.
-    _wait_for(
-        lambda: _metric_has_data(home, "AWS/States", "ExecutionsSucceeded"),
-        METRICS_TIMEOUT_S,
-        "merge executions reported",
-    )
-    # ... and alarms are evaluated by the local stack as CloudWatch would, after the data came
-    _wait_for(lambda: _alarm_states(home) == EXPECTED_ALARMS, METRICS_TIMEOUT_S, "alarms evaluated")
+    home = loaded
 
     # When the dashboard is rendered
     page_path = tmp_path / "dashboard.html"
@@ -225,3 +238,68 @@ def test_a_page_that_cannot_be_written_is_one_line_and_exit_1(
     assert result.stderr.startswith(f"sparkify dashboard: cannot write {out}: ")
     assert result.stderr.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def outputs(loaded: Path) -> dict[str, str]:
+    """The outputs a deployed stack of the loaded home's resources has (made once: they create
+    the warehouse secret)."""
+    return local_outputs(loaded)
+
+
+@pytest.mark.slow  # shares the loaded home; the rendering itself takes a second
+def test_dashboard_of_a_deployed_stack_reads_its_deployed_body_and_cloudwatch(
+    loaded: Path, outputs: dict[str, str], tmp_path: Path
+) -> None:
+    # Given the loaded stack registered as a deployed one, with its dashboard as deployed (the
+    # template's body with the stack's names, put in CloudWatch) and named by its output
+    home = loaded
+    body = local_body(LocalResources(Endpoints.from_state(Home(home).read_state())))
+    name = f"{STACK}-pipeline"
+    home_aws(home, "cloudwatch").put_dashboard(DashboardName=name, DashboardBody=json.dumps(body))
+    url = f"https://{REGION}.console.aws.amazon.com/cloudwatch/home#dashboards:name={name}"
+    create_stack(home, STACK, {**outputs, "DashboardUrl": url})
+
+    # When the operator renders it from a shell of that account
+    page_path = tmp_path / "deployed.html"
+    result = run_cli(
+        home,
+        "dashboard",
+        "--stack",
+        STACK,
+        "--out",
+        str(page_path),
+        "--since",
+        "1h",
+        env=stack_env(home),
+    )
+
+    # Then the page names the stack and shows its data: every widget, the charts' points, the
+    # rejected file from its log group's Logs Insights query
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(f"dashboard: {page_path} (14 widgets, ")
+    page = page_path.read_text()
+    assert f"CloudWatch of stack {STACK} ({REGION})" in page
+    assert page.count('<section class="widget"') == len(_template_widgets())
+    assert "not drawn:" not in page
+    assert f"<td>{BAD_KEY}</td><td>{BAD_REASON}: " in page
+    assert '"name": "staged", "x": ["' in page
+
+
+@pytest.mark.slow  # shares the loaded home
+def test_dashboard_of_a_stack_without_one_is_one_line_and_exit_1(
+    loaded: Path, outputs: dict[str, str]
+) -> None:
+    # Given a deployed stack whose outputs name no dashboard
+    home = loaded
+    create_stack(home, "no-dashboard", outputs)
+
+    # When its dashboard is asked for
+    result = run_cli(home, "dashboard", "--stack", "no-dashboard", env=stack_env(home))
+
+    # Then one line says so, exit 1
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == (
+        "sparkify dashboard: stack no-dashboard (us-east-1) has no DashboardUrl output naming "
+        "its dashboard\n"
+    )

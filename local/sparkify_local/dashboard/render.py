@@ -1,8 +1,10 @@
-"""Render the local stack's dashboard: the template's body, the local CloudWatch's data, one
-HTML file written whole (a browser reloading it during ``--watch`` never reads half of it)."""
+"""Render a stack's dashboard: on the local stack the template's body and the local CloudWatch's
+data; on a deployed stack (``--stack``) the body it deployed and its account's CloudWatch. One
+HTML file, written whole (a browser reloading it during ``--watch`` never reads half of it)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import webbrowser
@@ -10,15 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sparkify_local.dashboard.data import Window, read_widgets
 from sparkify_local.dashboard.definition import local_body
 from sparkify_local.dashboard.page import render_page
 from sparkify_local.home import Home
-from sparkify_local.runtime import processes
-from sparkify_local.runtime.alarms import ensure_monitoring
+from sparkify_local.operate.errors import StackError
 from sparkify_local.runtime.resources import STACK_NAME, LocalResources
+
+if TYPE_CHECKING:
+    from sparkify_local.operate.deployed import DeployedTarget
 
 DASHBOARD_FILE = "dashboard.html"
 _SHORT = re.compile(r"^(\d+)([smhdw])$")
@@ -65,10 +71,12 @@ def dashboard_status(home: Home) -> str:
     return f"dashboard: {path} (rendered {rendered:%Y-%m-%d %H:%M:%S} UTC)"
 
 
-def dashboard_path(home: Home, out: Path | None) -> Path:
-    """Where the page goes: ``--out``, else the home's ``dashboard.html``. ``ValueError`` for
-    a path that cannot be a file to write (a folder, a missing folder)."""
-    path = out if out is not None else home.root / DASHBOARD_FILE
+def dashboard_path(home: Home, out: Path | None, stack: str | None = None) -> Path:
+    """Where the page goes: ``--out``, else the home's ``dashboard.html`` (a deployed stack's:
+    ``dashboard-<stack>.html`` in the current folder). ``ValueError`` for a path that cannot be
+    a file to write (a folder, a missing folder)."""
+    default = Path(f"dashboard-{stack}.html") if stack else home.root / DASHBOARD_FILE
+    path = out if out is not None else default
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not a file")
     if out is not None and not path.parent.is_dir():
@@ -81,21 +89,64 @@ def default_since(body: dict[str, Any]) -> timedelta:
     return parse_duration(str(body["start"])) if "start" in body else timedelta(hours=3)
 
 
-def render_local(
-    stack: LocalResources, out: Path, since: timedelta | None, refresh_s: int | None = None
-) -> Rendered:
-    started = time.monotonic()
-    body = local_body(stack)
-    end = datetime.now(UTC)
-    window = Window(end - (since or default_since(body)), end)
-    widgets = read_widgets(body, stack.cloudwatch, stack.logs, window)
-    page = render_page(
-        widgets,
-        window,
+@dataclass(frozen=True)
+class DashboardSource:
+    """A dashboard to draw: its body (read again at each rendering) and the CloudWatch and
+    CloudWatch Logs clients of the account it watches."""
+
+    title: str
+    source: str
+    body: Callable[[], dict[str, Any]]
+    cloudwatch: Any
+    logs: Any
+
+
+def local_source(stack: LocalResources) -> DashboardSource:
+    """The template's dashboard, on the local stack."""
+    return DashboardSource(
         title=f"Sparkify loader - {STACK_NAME}-pipeline (local stack)",
         source=f"local CloudWatch at {stack.endpoints.aws_url}",
-        refresh_s=refresh_s,
+        body=lambda: local_body(stack),
+        cloudwatch=stack.cloudwatch,
+        logs=stack.logs,
     )
+
+
+def deployed_source(target: DeployedTarget) -> DashboardSource:
+    """The dashboard a deployed stack has: its name from the stack's ``DashboardUrl`` output,
+    its body as deployed (``GetDashboard``), its data from that account's CloudWatch."""
+    url = target.outputs.get("DashboardUrl", "")
+    name = url.partition("#dashboards:name=")[2]
+    if not name:
+        raise StackError(f"{target.description} has no DashboardUrl output naming its dashboard")
+    cloudwatch = target.session.client("cloudwatch")
+
+    def body() -> dict[str, Any]:
+        try:
+            deployed = cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"]
+        except (BotoCoreError, ClientError) as error:
+            what = f"cannot read dashboard {name} of {target.description}"
+            raise StackError(f"{what}: {error}") from None
+        return dict(json.loads(deployed))
+
+    return DashboardSource(
+        title=f"Sparkify loader - {name}",
+        source=f"CloudWatch of {target.description}",
+        body=body,
+        cloudwatch=cloudwatch,
+        logs=target.session.client("logs"),
+    )
+
+
+def render(
+    source: DashboardSource, out: Path, since: timedelta | None, refresh_s: int | None = None
+) -> Rendered:
+    started = time.monotonic()
+    body = source.body()
+    end = datetime.now(UTC)
+    window = Window(end - (since or default_since(body)), end)
+    widgets = read_widgets(body, source.cloudwatch, source.logs, window)
+    page = render_page(widgets, window, source.title, source.source, refresh_s=refresh_s)
     written = out.with_name(f".{out.name}.partial")
     written.write_text(page, encoding="utf-8")
     written.replace(out)
@@ -103,7 +154,7 @@ def render_local(
 
 
 def watch(
-    home: Home,
+    source: DashboardSource,
     out: Path,
     since: timedelta | None,
     every_s: int | None,
@@ -112,17 +163,12 @@ def watch(
 ) -> None:
     """Render once, or every ``every_s`` seconds until interrupted (the page then reloads
     itself as often); open it in a browser after the first rendering if asked."""
-    stack = LocalResources(processes.ensure_up(home))
-    ensure_monitoring(stack)  # what the widgets read, also in a home that never loaded
-    try:
-        while True:
-            rendered = render_local(stack, out, since, refresh_s=every_s)
-            report(rendered.summary())
-            if opened:
-                webbrowser.open(out.resolve().as_uri())
-                opened = False
-            if every_s is None:
-                return
-            time.sleep(every_s)  # the refresh period itself, not a wait for something
-    finally:
-        stack.close()
+    while True:
+        rendered = render(source, out, since, refresh_s=every_s)
+        report(rendered.summary())
+        if opened:
+            webbrowser.open(out.resolve().as_uri())
+            opened = False
+        if every_s is None:
+            return
+        time.sleep(every_s)  # the refresh period itself, not a wait for something
