@@ -4,8 +4,8 @@ Commands: init, load, backfill, reconcile, merge, report, sql, status, smoke, da
 generate, bench.
 State lives in SPARKIFY_HOME (default ./.sparkify); services a command starts stay up until
 ``sparkify down``. With ``--stack NAME``, status, merge, load, sql, report, backfill,
-reconcile, smoke and dashboard operate a deployed stack instead (its CloudFormation outputs, the caller's AWS
-credentials, SQL through the Redshift Data API).
+reconcile, smoke and dashboard operate a deployed stack instead (its CloudFormation outputs,
+the caller's AWS credentials, SQL through the Redshift Data API).
 """
 
 from __future__ import annotations
