@@ -110,6 +110,11 @@ class CapturingLog(io.TextIOBase):
     def fileno(self) -> int:
         return self._log.fileno()
 
+    # As the file it stands for, for code that writes bytes (they reach the log file only).
+    @property
+    def buffer(self) -> Any:
+        return self._log.buffer
+
     def take(self) -> list[tuple[int, str]]:
         with self._lock:
             lines, self._lines = self._lines, []
