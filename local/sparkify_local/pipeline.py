@@ -102,17 +102,21 @@ class LocalPipeline:
         ``merge_on_arrival`` it starts merges as deployed (template parameter MergeOnArrival)."""
         queue_url = self.stack.queue_url(STAGE_QUEUE)
         depth = self.stack.queue_depth(STAGE_QUEUE).waiting
-        before = self._files_by_status()
+        try:
+            before = self._files_by_status()
+        except Exception:  # the counts are for the eye only; staging goes on without them
+            before = None
 
-        def batch_done(messages: int) -> None:
+        def counts() -> dict[str, int]:
             # What the ledger gained so far: files staged (merged since, on arrival, included)
             # and rejected, beside the messages delivered.
+            if before is None:
+                return {}
             now = self._files_by_status()
             loaded = sum(now[s] - before[s] for s in ("staged", "merged"))
-            bar.note(staged=loaded, rejected=now["rejected"] - before["rejected"])
-            bar.update(messages)
+            return {"staged": loaded, "rejected": now["rejected"] - before["rejected"]}
 
-        with Progress("stage", depth, "messages", live=progress) as bar:
+        with Progress("stage", depth, "messages", live=progress, counts=counts) as bar:
             source = SqsEventSource(
                 sqs=self.stack.sqs,
                 queue_url=queue_url,
@@ -120,7 +124,7 @@ class LocalPipeline:
                 batching=self.stage_batching(),
                 pool=self._stage_pool(merge_on_arrival),
                 held_messages_folder=self.home.root / "held-messages" / STAGE_QUEUE,
-                on_batch_done=batch_done,
+                on_batch_done=bar.update,
             )
             return source.drain()
 
