@@ -28,6 +28,7 @@ class LocalNames:
         self._stack = stack
         self._resources: dict[str, Any] = stack.template["Resources"]
         self._parameters: dict[str, Any] = stack.template.get("Parameters", {})
+        self._mappings: dict[str, Any] = stack.template.get("Mappings", {})
 
     def __call__(self, name: str) -> str:
         pseudo = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID}
@@ -70,8 +71,9 @@ class LocalNames:
         return str(self.resolve(self._resources[logical_id]["Properties"]["AlarmName"]))
 
     def resolve(self, value: Any) -> Any:
-        """A template value with its intrinsics (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``) resolved;
-        lists and mappings are resolved item by item."""
+        """A template value with its intrinsics (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``,
+        ``Fn::FindInMap``) resolved; lists and mappings are resolved item by item. Any other
+        intrinsic is an error naming it."""
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         if not isinstance(value, dict):
@@ -82,6 +84,11 @@ class LocalNames:
             return self(f"{target[0]}.{target[1]}")
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
             return self.substitute(value["Fn::Sub"])
+        if set(value) == {"Fn::FindInMap"}:
+            mapping, first, second = (str(self.resolve(key)) for key in value["Fn::FindInMap"])
+            return self._mappings[mapping][first][second]
+        if len(value) == 1 and next(iter(value)).startswith("Fn::"):
+            raise KeyError(f"the local stack cannot resolve {value!r}")
         return {key: self.resolve(item) for key, item in value.items()}
 
     def substitute(self, sub: str) -> str:
