@@ -333,15 +333,10 @@ def _stage_and_merge(
         _step("merging (the execution goes on in the stack)", resume),
         Progress("merge", None, "states", live()) as bar,
     ):
-
-        def on_state(name: str, _result: object) -> None:
-            bar.note(last=name)
-            bar.update()
-
         # Follow the merges the batches started; none started (nothing new): run one.
         machine = target.state_machine()
-        outcomes = arrival_merges(machine, started, on_state) or [
-            run_merge(machine, on_state=on_state)
+        outcomes = arrival_merges(machine, started, bar.state) or [
+            run_merge(machine, on_state=bar.state)
         ]
     for outcome in outcomes:
         print(outcome.render())

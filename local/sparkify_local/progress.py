@@ -59,6 +59,11 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix(self._counts(), refresh=True)
 
+    def state(self, name: str, _result: object = None) -> None:
+        """A merge's state ended (the ``on_state`` of ``operate.merges``): count it, show it."""
+        self.note(last=name)
+        self.update()
+
     def _counts(self) -> dict[str, object]:
         counted: dict[str, object] = {}
         if self._counter is not None:

@@ -25,6 +25,7 @@ from sparkify_local.bench.scratch import scratch_pipeline
 from sparkify_local.generate.writer import generate
 from sparkify_local.home import Home
 from sparkify_local.pipeline import LocalPipeline
+from sparkify_local.progress import Progress
 
 BATCH_EVENTS = 10_000
 STAR_TABLES = ("songplays", "users", "songs", "artists", "time")
@@ -83,20 +84,20 @@ def run_merge_bench(
     # 1. The batch into an empty warehouse.
     pipeline.reset()
     _stage(pipeline, batch, progress)
-    results["incremental_small_seconds"] = _timed_merge(pipeline)
+    results["incremental_small_seconds"] = _timed_merge(pipeline, progress)
 
     # 2. The whole set: the old approach, then the state machine, on the same staging rows.
     pipeline.reset()
     _stage(pipeline, big, progress)
     _keep_staging_copy(session, KEPT_STAGING_PREFIX, create=True)
     results["seed_merge_seconds"] = _old_approach(session, prefix=SEED_PREFIX, source="")
-    results["merge_seconds"] = _timed_merge(pipeline)
+    results["merge_seconds"] = _timed_merge(pipeline, progress)
     results["warehouse_songplays"] = session.query("SELECT COUNT(*) FROM songplays")[0][0]
 
     # 3. The same batch into the large warehouse, and the old approach rebuilding it instead.
     _stage(pipeline, batch, progress)
     _keep_staging_copy(session, KEPT_STAGING_PREFIX, create=False)
-    results["incremental_large_seconds"] = _timed_merge(pipeline)
+    results["incremental_large_seconds"] = _timed_merge(pipeline, progress)
     results["rebuild_seconds"] = _old_approach(
         session, prefix=REBUILD_PREFIX, source=KEPT_STAGING_PREFIX
     )
@@ -105,7 +106,7 @@ def run_merge_bench(
             render_sql("bench/drop_table.sql", table=Identifier(f"{KEPT_STAGING_PREFIX}{table}"))
         )
     # 4. A merge with nothing staged (the schedule's safety-net run, most of the time).
-    results["empty_merge_seconds"] = _timed_merge(pipeline)
+    results["empty_merge_seconds"] = _timed_merge(pipeline, progress)
 
     results["merge_to_seed_ratio"] = results["merge_seconds"] / results["seed_merge_seconds"]
     results["incremental_large_to_small_ratio"] = (
@@ -149,16 +150,17 @@ def _settle(session: Any, *tables: str) -> None:
     session.execute(render_sql("bench/checkpoint.sql"))
 
 
-def _timed_merge(pipeline: LocalPipeline) -> float:
+def _timed_merge(pipeline: LocalPipeline, progress: bool) -> float:
     # The star tables too: autovacuum analyzes a table within a minute of 10 % of it changing,
     # but a merge timed right after the 1.04M-play publish planned with the statistics of an
     # almost empty fact: hash joins over all of songplays and time instead of index probes
     # (auto_explain: the 10k batch's publish 1.17 s, its count and MERGE 0.39 s + 0.56 s; the
     # same joins after ANALYZE 0.03 s). Each timed merge meets a warehouse in its steady state.
     _settle(pipeline.warehouse.session(), *STAGING_TABLES, *STAR_TABLES)
-    started = time.perf_counter()
-    outcome = pipeline.merge()
-    elapsed = time.perf_counter() - started
+    with Progress("merge", None, "states", live=progress) as bar:
+        started = time.perf_counter()
+        outcome = pipeline.merge(on_state=bar.state)
+        elapsed = time.perf_counter() - started
     if not outcome.ok:
         raise RuntimeError(f"benchmark merge failed:\n{outcome.render()}")
     return elapsed
