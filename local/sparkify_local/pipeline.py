@@ -33,8 +33,6 @@ from sparkify_local.operate.merges import (
     arrival_merges,
     run_merge,
 )
-from sparkify_local.operate.status import render_status
-from sparkify_local.operate.target import QueryResult
 from sparkify_local.progress import Progress
 from sparkify_local.runtime import processes
 from sparkify_local.runtime.alarms import ensure_monitoring
@@ -49,8 +47,6 @@ from sparkify_local.runtime.resources import (
 )
 from sparkify_local.runtime.telemetry import TelemetryTarget
 from sparkify_local.sam.template import queue_wiring
-
-UPLOAD_THREADS = 16
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
@@ -234,12 +230,3 @@ class LocalPipeline:
         return arrival_merges(
             self.stack.state_machine(), started_since, on_state or (lambda *_: None)
         )
-
-    def dead_letter_depth(self) -> int:
-        return self.target.dead_letter_depth()
-
-    def query(self, statement: str) -> QueryResult:
-        return self.target.query(statement)
-
-    def status(self) -> str:
-        return render_status(self.target)

@@ -4,21 +4,16 @@ exactly once and proven complete; bad input gets one line and exit 2."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import home_aws, run_cli, warehouse_query
+from tests.support.cli import home_aws, run_cli, succeeded, warehouse_query
 from tests.support.raw_files import RawCounts, assert_star_matches_raw
 
 STAGE_QUEUE_NAME = "sparkify-StageQueue"
-
-
-def _succeeded(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
-    assert result.returncode == code, result.stdout + result.stderr
 
 
 @pytest.mark.slow  # a first start, two stage + merge runs: 16-32 s measured on this machine
@@ -28,18 +23,18 @@ def test_backfill_loads_a_bucket_filled_before_the_loader(
     # Given the real sample in the bucket, put there with no ObjectCreated events
     home = homes("backfill-home")
     files = sample_counts.log_files + sample_counts.song_files
-    _succeeded(run_cli(home, "load", str(sample_dir), "--without-events"))
+    succeeded(run_cli(home, "load", str(sample_dir), "--without-events"))
 
     # When reconcile looks with the default grace, the new files may still be on their way
     recent = run_cli(home, "reconcile")
-    _succeeded(recent)
+    succeeded(recent)
     assert f"in flight (within the grace period): {files}\n" in recent.stdout
 
     # When reconcile looks with no grace (nothing can be in flight)
     before = run_cli(home, "reconcile", "--grace", "0")
 
     # Then every file is unaccounted, and it says so with exit 1
-    _succeeded(before, 1)
+    succeeded(before, 1)
     assert f"reconcile: {files} object(s) under the dataset prefixes" in before.stdout
     assert f"unaccounted: {files}\n" in before.stdout
     assert "in the ledger: 0 (none)" in before.stdout
@@ -48,7 +43,7 @@ def test_backfill_loads_a_bucket_filled_before_the_loader(
     backfill = run_cli(home, "backfill")
 
     # Then it announced every file, staged every row once and merged them
-    _succeeded(backfill)
+    succeeded(backfill)
     assert (
         f"backfill: listed {files} object(s), 0 already in the ledger, announced {files} "
         "to the stage queue" in backfill.stdout
@@ -62,13 +57,13 @@ def test_backfill_loads_a_bucket_filled_before_the_loader(
 
     # And reconcile now proves the bucket complete
     after = run_cli(home, "reconcile", "--grace", "0")
-    _succeeded(after)
+    succeeded(after)
     assert f"in the ledger: {files} ({files} merged)" in after.stdout
     assert "unaccounted: 0" in after.stdout
 
     # And a second backfill announces nothing
     again = run_cli(home, "backfill")
-    _succeeded(again)
+    succeeded(again)
     assert f"listed {files} object(s), {files} already in the ledger, announced 0" in again.stdout
     assert warehouse_query(home, "SELECT COUNT(*) FROM load_ledger") == [(files,)]
 
@@ -80,7 +75,7 @@ def test_backfill_recovers_files_whose_messages_were_lost(
     # Given the sample's songs loaded as usual
     home = homes("lost-events-home")
     today = datetime.now(UTC).date().isoformat()
-    _succeeded(run_cli(home, "load", str(sample_dir / "song_data")))
+    succeeded(run_cli(home, "load", str(sample_dir / "song_data")))
     # And its log files put into the bucket (S3 announces each to the stage queue) ...
     s3, sqs = home_aws(home, "s3"), home_aws(home, "sqs")
     log_files = sorted((sample_dir / "log_data").rglob("*.json"))
@@ -102,7 +97,7 @@ def test_backfill_recovers_files_whose_messages_were_lost(
     before = run_cli(home, "reconcile", "--grace", "0")
 
     # Then exactly the log files are unaccounted, the songs are in the ledger
-    _succeeded(before, 1)
+    succeeded(before, 1)
     songs = sample_counts.song_files
     assert f"in the ledger: {songs} ({songs} merged)" in before.stdout
     assert f"unaccounted: {sample_counts.log_files}\n" in before.stdout
@@ -117,9 +112,9 @@ def test_backfill_recovers_files_whose_messages_were_lost(
     song_prefix = run_cli(home, "backfill", "--prefix", "song_data/")
 
     # Then neither announces anything
-    _succeeded(future)
+    succeeded(future)
     assert "backfill: listed 0 object(s), 0 already in the ledger, announced 0" in future.stdout
-    _succeeded(song_prefix)
+    succeeded(song_prefix)
     assert f"listed {songs} object(s), {songs} already in the ledger, announced 0" in (
         song_prefix.stdout
     )
@@ -128,7 +123,7 @@ def test_backfill_recovers_files_whose_messages_were_lost(
     backfill = run_cli(home, "backfill", "--prefix", "log_data/", "--since", today)
 
     # Then it announced the lost files only, and the star schema is the whole sample's
-    _succeeded(backfill)
+    succeeded(backfill)
     assert (
         f"listed {sample_counts.log_files} object(s), 0 already in the ledger, "
         f"announced {sample_counts.log_files}" in backfill.stdout
@@ -136,7 +131,7 @@ def test_backfill_recovers_files_whose_messages_were_lost(
     assert f"rows staged: {sample_counts.events} events" in backfill.stdout
     assert_star_matches_raw(lambda statement: warehouse_query(home, statement), [sample_dir])
     after = run_cli(home, "reconcile", "--grace", "0")
-    _succeeded(after)
+    succeeded(after)
     assert "unaccounted: 0" in after.stdout
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import home_aws, run_cli, warehouse_query
+from tests.support.cli import home_aws, run_cli, succeeded, warehouse_query
 from tests.support.deployed import (
     STACK,
     create_stack,
@@ -24,12 +24,8 @@ from tests.support.deployed import (
 from tests.support.raw_files import RawCounts, assert_star_matches_raw
 
 
-def _succeeded(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
-    assert result.returncode == code, result.stdout + result.stderr
-
-
 def _one_line_error(result: subprocess.CompletedProcess[str], code: int, expected: str) -> None:
-    assert result.returncode == code, result.stdout + result.stderr
+    succeeded(result, code)
     assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
     assert expected in result.stderr, result.stderr
 
@@ -40,10 +36,10 @@ def deployed(
 ) -> Iterator[tuple[Path, dict[str, str]]]:
     """A stack holding the merged sample, and the environment of a shell that can reach it."""
     home = tmp_path_factory.mktemp("deployed")
-    _succeeded(run_cli(home, "load", str(sample_dir)))
+    succeeded(run_cli(home, "load", str(sample_dir)))
     create_stack(home, STACK, local_outputs(home))
     yield home, stack_env(home)
-    _succeeded(run_cli(home, "down"))
+    succeeded(run_cli(home, "down"))
 
 
 def test_status_sql_and_report_read_the_deployed_warehouse(
@@ -56,7 +52,7 @@ def test_status_sql_and_report_read_the_deployed_warehouse(
     status = run_cli(home, "status", "--stack", STACK, env=env)
 
     # Then it names the stack and shows its ledger, backlog, merges and queues
-    _succeeded(status)
+    succeeded(status)
     assert status.stdout.startswith(f"stack {STACK} (us-east-1), environment dev\n")
     local = run_cli(home, "status")
     assert status.stdout.split("\n", 1)[1] in local.stdout  # the same lines as the local view
@@ -69,14 +65,14 @@ def test_status_sql_and_report_read_the_deployed_warehouse(
     )
 
     # Then the answer is the warehouse's
-    _succeeded(plays)
+    succeeded(plays)
     assert (
         plays.stdout == f"plays\n{warehouse_query(home, 'SELECT COUNT(*) FROM songplays')[0][0]}\n"
     )
 
     # And the analysts' report reads exactly as it does locally (types decoded alike)
     report = run_cli(home, "report", "--stack", STACK, env=env)
-    _succeeded(report)
+    succeeded(report)
     assert report.stdout == run_cli(home, "report").stdout
 
 
@@ -87,7 +83,7 @@ def test_merge_runs_the_deployed_state_machine(deployed: tuple[Path, dict[str, s
     merge = run_cli(home, "merge", "--stack", STACK, env=env)
 
     # Then it ran the stack's state machine to the end
-    _succeeded(merge)
+    succeeded(merge)
     execution = merge.stdout.strip().splitlines()[-1]
     assert execution.startswith("merge execution merge-") and execution.endswith(": SUCCEEDED")
     executions = home_aws(home, "stepfunctions").list_executions(
@@ -208,8 +204,8 @@ def test_backfill_and_reconcile_through_the_deployed_stack(
     # Given a deployed stack whose bucket holds the sample, put there before the loader
     home = homes("deployed-backfill")
     files = sample_counts.log_files + sample_counts.song_files
-    _succeeded(run_cli(home, "load", str(sample_dir), "--without-events"))
-    _succeeded(run_cli(home, "merge"))  # creates the state machine the stack's outputs name
+    succeeded(run_cli(home, "load", str(sample_dir), "--without-events"))
+    succeeded(run_cli(home, "merge"))  # creates the state machine the stack's outputs name
     create_stack(home, STACK, local_outputs(home))
     env = stack_env(home)
 
@@ -217,13 +213,13 @@ def test_backfill_and_reconcile_through_the_deployed_stack(
     before = run_cli(home, "reconcile", "--stack", STACK, "--grace", "0", env=env)
 
     # Then every file is unaccounted
-    _succeeded(before, 1)
+    succeeded(before, 1)
     assert f"unaccounted: {files}\n" in before.stdout
 
     # When backfill runs against the stack, while its stage function runs
     with stage_function(home):
         backfill = run_cli(home, "backfill", "--stack", STACK, env=env)
-        _succeeded(backfill)
+        succeeded(backfill)
         assert f"listed {files} object(s), 0 already in the ledger, announced {files}" in (
             backfill.stdout
         )
@@ -235,13 +231,13 @@ def test_backfill_and_reconcile_through_the_deployed_stack(
             load_done = run_cli(home, "reconcile", "--stack", STACK, "--grace", "0", env=env)
 
     # And reconcile proves the bucket complete, the star schema equals the raw files
-    _succeeded(load_done)
+    succeeded(load_done)
     assert f"in the ledger: {files} ({files} merged)" in load_done.stdout
     assert_star_matches_raw(lambda statement: warehouse_query(home, statement), [sample_dir])
 
     # And a second backfill announces nothing
     again = run_cli(home, "backfill", "--stack", STACK, env=env)
-    _succeeded(again)
+    succeeded(again)
     assert f"{files} already in the ledger, announced 0" in again.stdout
 
 
@@ -251,7 +247,7 @@ def test_load_through_the_deployed_stack_waits_for_its_stage_function(
 ) -> None:
     # Given a deployed stack with an empty warehouse
     home = homes("deployed-load")
-    _succeeded(run_cli(home, "merge"))  # starts the stack; creates the state machine
+    succeeded(run_cli(home, "merge"))  # starts the stack; creates the state machine
     create_stack(home, STACK, local_outputs(home))
 
     # When the operator loads the sample into it, while its stage function runs
@@ -260,7 +256,7 @@ def test_load_through_the_deployed_stack_waits_for_its_stage_function(
 
     # Then the command waited for the stack to stage every file, followed its merges, and the
     # star schema equals the raw files
-    _succeeded(load)
+    succeeded(load)
     files = sample_counts.log_files + sample_counts.song_files
     assert f"uploaded {files} file(s); staged by the stack's stage function" in load.stdout
     assert (

@@ -49,6 +49,11 @@ def run_cli(
     )
 
 
+def succeeded(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
+    """The command exited with ``code``; else the failure shows everything it printed."""
+    assert result.returncode == code, result.stdout + result.stderr
+
+
 def start_cli(
     home: Path, *args: str, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[str]:

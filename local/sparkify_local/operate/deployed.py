@@ -19,9 +19,13 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from tqdm import tqdm
 
-from sparkify_loader.completeness.landing import LandingRule, Version, landing_rules
+from sparkify_loader.completeness.landing import Version
 from sparkify_loader.completeness.ledger import ledger_versions
-from sparkify_local.operate.data_api import DataApi, WarehouseAddress
+from sparkify_local.operate.data_api import (
+    DEFAULT_STATEMENT_TIMEOUT_S,
+    DataApi,
+    WarehouseAddress,
+)
 from sparkify_local.operate.errors import StackError
 from sparkify_local.operate.loads import ledger_rows, skip_reason
 from sparkify_local.operate.merges import StateMachine
@@ -158,9 +162,11 @@ class DeployedTarget:
                 "no AWS region: pass --region, or set AWS_DEFAULT_REGION or a profile's region"
             )
         outputs = stack_outputs(session.client("cloudformation"), name, session.region_name)
-        data_api = DataApi(session.client("redshift-data"), warehouse_address(outputs, name))
-        if statement_timeout_s is not None:
-            data_api.timeout_s = statement_timeout_s
+        data_api = DataApi(
+            session.client("redshift-data"),
+            warehouse_address(outputs, name),
+            statement_timeout_s or DEFAULT_STATEMENT_TIMEOUT_S,
+        )
         return cls(name, session, outputs, data_api)
 
     @property
@@ -186,10 +192,6 @@ class DeployedTarget:
     @property
     def stage_queue_url(self) -> str:
         return self.outputs["StageQueueUrl"]
-
-    @property
-    def landing_rules(self) -> Sequence[LandingRule]:
-        return landing_rules()
 
     def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
         return ledger_versions(self.rows, self.bucket, versions)

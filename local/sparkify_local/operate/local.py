@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sparkify_loader.completeness.landing import LandingRule, Version, landing_rules
+from sparkify_loader.completeness.landing import Version
 from sparkify_loader.completeness.ledger import ledger_versions
 from sparkify_local.operate.merges import StateMachine
 from sparkify_local.operate.target import QueryResult
@@ -52,10 +52,6 @@ class LocalTarget:
     @property
     def stage_queue_url(self) -> str:
         return self.pipeline.stack.queue_url(STAGE_QUEUE)
-
-    @property
-    def landing_rules(self) -> Sequence[LandingRule]:
-        return landing_rules()
 
     def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
         return ledger_versions(self.rows, self.bucket, versions)

@@ -48,11 +48,6 @@ class Landing(Protocol):
     @property
     def stage_queue_url(self) -> str: ...
 
-    @property
-    def landing_rules(self) -> Sequence[LandingRule]:
-        """The bucket's notification filters: the dataset prefixes (``landing_rules``)."""
-        ...
-
     def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
         """The ledger status of each of these versions that the ledger holds as loaded or being
         loaded (a version recorded missing or superseded is not; the stage would load it)."""

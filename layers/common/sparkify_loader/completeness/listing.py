@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sparkify_loader.completeness.landing import Landing, LandingRule, Version
+from sparkify_loader.completeness.landing import Landing, LandingRule, Version, landing_rules
 
 
 class PrefixOutsideDatasetsError(ValueError):
@@ -62,7 +62,7 @@ def ledgered_pages(
     """Every object the bucket's notification rules cover (under ``prefix``, last modified on or
     after ``since``), one listing page at a time, each with one ledger query for the page."""
     paginator = target.s3.get_paginator("list_objects_v2")
-    for list_prefix, rule in listing_prefixes(target.landing_rules, prefix):
+    for list_prefix, rule in listing_prefixes(landing_rules(), prefix):
         for page in paginator.paginate(Bucket=target.bucket, Prefix=list_prefix):
             listed = [
                 ListedObject(

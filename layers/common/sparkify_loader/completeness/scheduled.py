@@ -19,7 +19,7 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from sparkify_loader.completeness.landing import LandingRule, Version, landing_rules
+from sparkify_loader.completeness.landing import Version
 from sparkify_loader.completeness.ledger import ledger_versions
 from sparkify_loader.completeness.reconcile import reconcile
 from sparkify_loader.observability import MetricName, logger
@@ -76,10 +76,6 @@ class StackLanding:
     def sqs(self) -> SQSClient:
         # Created on first use, not at import: a cold start needs no region to validate settings.
         return boto3.client("sqs")
-
-    @property
-    def landing_rules(self) -> Sequence[LandingRule]:
-        return landing_rules()
 
     def ledger_versions(self, versions: Sequence[Version]) -> dict[Version, str]:
         # Asked per page: a session idle past its check interval is replaced, as in the stage.
