@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     with _stop_signals_interrupt():
         try:
+            _check_stack_options(args)
             return int(args.run(args) or 0)
         except Interrupted as interrupted:
             print(interrupted, file=sys.stderr)
@@ -248,19 +249,26 @@ def _init(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_stack_options(args: argparse.Namespace) -> None:
+    """Before a command does anything: the deployed-stack options go together (a local
+    command, e.g. ``status`` with its services down, may never open a target)."""
+    if not hasattr(args, "stack"):
+        return  # a command without them
+    if args.stack is None and (args.region or args.profile or args.statement_timeout is not None):
+        raise UsageError("--region, --profile and --statement-timeout go with --stack NAME")
+    if args.statement_timeout is not None and args.statement_timeout <= 0:
+        raise UsageError("--statement-timeout: must be more than 0 seconds")
+
+
 def _open_target(args: argparse.Namespace, cleanup: ExitStack) -> StackTarget:
     """The stack the command operates: the deployed stack ``--stack`` names, or the local stack
     of SPARKIFY_HOME (started if it is not running; closed with ``cleanup``)."""
     if args.stack:
         from sparkify_local.operate.deployed import DeployedTarget
 
-        if args.statement_timeout is not None and args.statement_timeout <= 0:
-            raise UsageError("--statement-timeout: must be more than 0 seconds")
         return DeployedTarget.resolve(
             args.stack, args.region, args.profile, statement_timeout_s=args.statement_timeout
         )
-    if args.region or args.profile or args.statement_timeout is not None:
-        raise UsageError("--region, --profile and --statement-timeout go with --stack NAME")
     from sparkify_local.pipeline import LocalPipeline
 
     pipeline = LocalPipeline.start(Home.from_env())

@@ -265,3 +265,15 @@ def test_load_through_the_deployed_stack_waits_for_its_stage_function(
     )
     assert ": SUCCEEDED" in load.stdout
     assert_star_matches_raw(lambda statement: warehouse_query(home, statement), [sample_dir])
+
+
+def test_stack_options_are_checked_before_the_command_runs(homes: Callable[[str], Path]) -> None:
+    # Given a home whose services are down (local `status` then starts nothing)
+    home = homes("stack-options")
+
+    # When a deployed-stack option comes without --stack
+    result = run_cli(home, "status", "--region", "eu-west-1")
+
+    # Then it is refused in one line, exit 2, before the command reports anything
+    _one_line_error(result, 2, "--region, --profile and --statement-timeout go with --stack")
+    assert result.stdout == ""
