@@ -134,16 +134,23 @@ class SqsEventSource:
     def _deliver(self, record: HeldMessages, visibility_timeout: int) -> DrainStats:
         stats = DrainStats()
         in_flight: dict[Future[dict[str, Any]], list[dict[str, Any]]] = {}
+        ready: list[dict[str, Any]] = []
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while time.monotonic() < deadline:
             interrupts.checkpoint()
             if len(in_flight) < self.batching.concurrency:
-                batch = self._collect_batch(record, visibility_timeout)
+                batch, ready = ready or self._collect_batch(record, visibility_timeout), []
                 if batch:
                     in_flight[self.pool.invoke(self._event(batch))] = batch
                     stats.invocations += 1
                     stats.messages += len(batch)
                     continue
+            elif not ready:
+                # Every environment is busy: gather the next batch meanwhile, as Lambda's
+                # pollers go on receiving while functions run, so the first environment free
+                # gets it at once (receiving 100 messages takes 20 round trips to SQS, as long
+                # as a whole 100-song batch takes to stage: issue 14's profile).
+                ready = self._collect_batch(record, visibility_timeout)
             if in_flight:
                 done, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:

@@ -59,6 +59,12 @@ class Session(ABC):
     def query(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         """Run one query; return all its rows."""
 
+    def prepare_staging(self, dataset: Dataset, objects: Sequence[LandedObject]) -> None:  # noqa: B027 - optional hook
+        """Do the part of a later ``copy_into_staging`` of these objects that does not depend
+        on the ledger, before the stage transaction takes the ledger lock. Optional: the
+        PostgreSQL emulation reads and parses the files here; Redshift's COPY reads S3 itself,
+        inside the transaction, and prepares nothing."""
+
     @abstractmethod
     def copy_into_staging(
         self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str

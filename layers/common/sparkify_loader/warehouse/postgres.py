@@ -61,8 +61,13 @@ class PostgresSession(Session):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with _translated_errors(), self.connection.transaction():
-            yield
+        prepared = self._s3_copy.checkpoint()
+        try:
+            with _translated_errors(), self.connection.transaction():
+                yield
+        except BaseException:
+            self._s3_copy.restore(prepared)  # rows prepared inside went with the rollback
+            raise
 
     def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
         with _translated_errors(), self.connection.cursor() as cursor:
@@ -73,6 +78,10 @@ class PostgresSession(Session):
         with _translated_errors(), self.connection.cursor() as cursor:
             cursor.execute(statement, params)
             return cursor.fetchall()
+
+    def prepare_staging(self, dataset: Dataset, objects: Sequence[LandedObject]) -> None:
+        with _translated_errors():
+            self._s3_copy.prepare(dataset, objects)
 
     def copy_into_staging(
         self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str

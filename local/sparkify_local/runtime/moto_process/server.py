@@ -18,11 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 from sparkify_local.home import Home
@@ -30,6 +26,7 @@ from sparkify_local.runtime.moto_process import (
     cloudwatch_patches,
     lambda_dispatch,
     logs_insights,
+    server_patches,
     service_metrics,
     sqs_patches,
 )
@@ -43,6 +40,7 @@ def main() -> None:
     parser.add_argument("--port-file", type=Path, required=True)
     args = parser.parse_args()
     home = Home(args.home)
+    server_patches.apply()
     sqs_patches.apply()
     logs_insights.apply()
     cloudwatch_patches.apply()
@@ -52,7 +50,7 @@ def main() -> None:
         0,
         DataApiDouble(S3Outage(DomainDispatcherApplication(create_backend_app), home), home),
         threaded=True,
-        request_handler=MotoRequestHandler,
+        request_handler=server_patches.QuietRequestHandler,
     )
     # moto's Step Functions calls Lambda through this same server: tell it where it listens.
     os.environ["MOTO_PORT"] = str(server.port)

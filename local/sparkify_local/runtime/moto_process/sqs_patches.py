@@ -6,6 +6,10 @@ clock, for each message it receives (``is_message_valid_based_on_retention_perio
 messages costs O(N^2): the stage of 2,000 files spent 88% of its time there (measured with
 py-spy; 131.7 s before, 15.1 s after). Behaviour is unchanged: the same retention rule, the
 same clock values, only computed once instead of per message.
+
+Deleting a message scans the whole queue twice (once to check the receipt handle, once to drop
+the message), each step building a list per message: a stage of 2,000 files spent 4 % of moto's
+CPU there. One pass does both, with the same checks and the same error.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from moto.core import utils as core_utils
 from moto.sqs import models as sqs_models
+from moto.sqs.exceptions import ReceiptHandleIsInvalid
 
 
 def _unix_time(dt: Any = None) -> float:
@@ -32,7 +37,30 @@ def _is_retained(self: sqs_models.SQSBackend, queue_name: str, message: Any) -> 
     return bool(retain_until > _unix_time())
 
 
+def _delete_message(self: sqs_models.Queue, receipt_handle: str) -> None:
+    if receipt_handle in self.deleted_messages:
+        return  # already deleted: moto accepts a repeated delete
+    kept, found = [], False
+    for message in self._messages:
+        # message.had_receipt_handle, without building a list per message
+        if (
+            receipt_handle == message.receipt_handle
+            or receipt_handle in message._old_receipt_handles
+        ):
+            found = True
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(
+                handle for handle in message.all_receipt_handles if handle is not None
+            )
+        else:
+            kept.append(message)
+    if not found:
+        raise ReceiptHandleIsInvalid()
+    self._messages = kept
+
+
 def apply() -> None:
     sqs_models.unix_time = _unix_time
     sqs_models.unix_time_millis = _unix_time_millis
     sqs_models.SQSBackend.is_message_valid_based_on_retention_period = _is_retained  # type: ignore[method-assign]
+    sqs_models.Queue.delete_message = _delete_message  # type: ignore[method-assign]
