@@ -55,6 +55,12 @@ def test_a_batch_reads_its_files_before_it_waits_for_the_ledger(
     # Then it had read every file before it waited: all are staged, none "missing"
     assert report.count("staged") == len(landed.keys)
     assert_staged_once(pipeline, landed)
+    # and, committed, the warm session keeps none of the batch's rows in temporary tables
+    assert session.query(
+        "SELECT to_regclass('pg_temp.prepared_staging_events'),"
+        " to_regclass('pg_temp.prepared_staging_songs'),"
+        " (SELECT COUNT(*) FROM pg_temp.copy_lines)"
+    ) == [(None, None, 0)]
 
 
 @pytest.mark.parametrize("prepared_first", [True, False], ids=["prepared", "unprepared"])

@@ -54,8 +54,9 @@ from sparkify_local.pipeline import LocalPipeline
 from sparkify_local.runtime.postgres import server_pid
 from sparkify_local.runtime.resources import STAGE_FUNCTION, STAGE_QUEUE
 
-# stage_rows_per_s / copy_limit_rows_per_s for the log-heavy set (issue 14; 0.5 before).
-TARGET_RATIO = 0.25
+TARGET_RATIO = 0.5
+# stage_rows_per_s / copy_limit_rows_per_s for the log-heavy set (issue 14).
+TARGET_LOG_RATIO = 0.25
 SAMPLE_INTERVAL_S = 0.05
 # PSS reads /proc/PID/smaps_rollup: cheap, but not free for a dozen server processes.
 POSTGRES_SAMPLE_EVERY = 10
@@ -587,7 +588,8 @@ def _log_results(run: StageRun, reference: CopyReference) -> Metrics:
         "log_stage_seconds": round(run.stage_seconds, 3),
         "log_stage_rows_per_s": round(stage_rate, 1),
         "log_stage_to_copy_ratio": round(ratio, 4),
-        "target_log_met": "yes" if ratio >= TARGET_RATIO else "no",
+        "target_log_ratio": TARGET_LOG_RATIO,
+        "target_log_met": "yes" if ratio >= TARGET_LOG_RATIO else "no",
     }
 
 
@@ -638,7 +640,7 @@ def render(results: Metrics) -> str:
         ),
         (
             "log_stage_to_copy_ratio",
-            f"{r['log_stage_to_copy_ratio']:.4f} (target >= {r['target_ratio']}: "
+            f"{r['log_stage_to_copy_ratio']:.4f} (target >= {r['target_log_ratio']}: "
             f"{'met' if r['target_log_met'] == 'yes' else 'NOT met'})",
         ),
         (

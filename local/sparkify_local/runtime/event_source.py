@@ -139,7 +139,8 @@ class SqsEventSource:
         while time.monotonic() < deadline:
             interrupts.checkpoint()
             if len(in_flight) < self.batching.concurrency:
-                batch, ready = ready or self._collect_batch(record, visibility_timeout), []
+                batch = ready or self._collect_batch(record, visibility_timeout)
+                ready = []
                 if batch:
                     in_flight[self.pool.invoke(self._event(batch))] = batch
                     stats.invocations += 1

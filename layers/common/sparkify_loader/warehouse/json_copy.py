@@ -143,10 +143,13 @@ class S3JsonCopy:
         self._s3 = s3
         self._columns: dict[tuple[str, tuple[str, ...] | None], list[Column]] = {}
         self._prepared: dict[ObjectVersion, _Prepared] = {}
+        # Only ever grows: rows a failed preparation left in a table never share a number with
+        # rows prepared later.
+        self._next_prep_no = 0
 
     def prepare(self, dataset: Dataset, objects: Sequence[LandedObject]) -> None:
         """Read, parse and type the objects' rows ahead of ``copy``, replacing what was prepared
-        for the dataset before. Outside a transaction, so the rows survive its rollback."""
+        for the dataset before. Called outside a transaction, the rows survive its rollback."""
         self._connection.execute(
             sql.SQL("DROP TABLE IF EXISTS {}").format(_prepared_table(dataset))
         )
@@ -156,6 +159,18 @@ class S3JsonCopy:
             if prepared.table != dataset.staging_table
         }
         self._prepare_more(dataset, objects)
+
+    def release(self) -> None:
+        """Drop every prepared row: after a commit they were moved, or are not needed (a warm
+        session would otherwise keep a 110 MB batch's rows in temporary files until its next
+        batch). A later ``copy`` prepares on the spot what it then meets."""
+        if not self._prepared:
+            return
+        for table in {prepared.table for prepared in self._prepared.values()}:
+            self._connection.execute(
+                sql.SQL("DROP TABLE IF EXISTS {}").format(_prepared_table_of(table))
+            )
+        self._prepared = {}
 
     def copy(
         self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str
@@ -200,16 +215,15 @@ class S3JsonCopy:
     def _prepare_more(self, dataset: Dataset, objects: Sequence[LandedObject]) -> None:
         columns = self._staging_columns(dataset)
         self._prepare_tables(dataset)
-        first = 1 + max(
-            (p.prep_no for p in self._prepared.values() if p.table == dataset.staging_table),
-            default=-1,
-        )
+        first = self._next_prep_no
+        self._next_prep_no += len(objects)
         outcomes: dict[int, FileLoad] = {}
         with self._connection.cursor() as cursor:
             with cursor.copy("COPY copy_lines (file_no, line_no, doc) FROM STDIN") as copy:
                 for prep_no, (obj, opened) in enumerate(self._prefetched(objects), start=first):
                     outcomes[prep_no] = self._write_object(copy, prep_no, obj, opened, dataset)
             bad = self._insert(cursor, dataset, columns, outcomes)
+        self._connection.execute("TRUNCATE copy_lines")  # the raw text is not needed any more
         for prep_no, reason in bad.items():
             outcomes[prep_no] = FileLoad.rejected(reason)
         for prep_no, obj in enumerate(objects, start=first):
@@ -501,7 +515,11 @@ class _Prepared:
 
 
 def _prepared_table(dataset: Dataset) -> sql.Identifier:
-    return sql.Identifier(f"prepared_{dataset.staging_table}")
+    return _prepared_table_of(dataset.staging_table)
+
+
+def _prepared_table_of(staging_table: str) -> sql.Identifier:
+    return sql.Identifier(f"prepared_{staging_table}")
 
 
 class _RowsFiltered(Exception):

@@ -68,6 +68,8 @@ class PostgresSession(Session):
         except BaseException:
             self._s3_copy.restore(prepared)  # rows prepared inside went with the rollback
             raise
+        with _translated_errors():
+            self._s3_copy.release()  # committed: the prepared rows were moved or are not needed
 
     def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
         with _translated_errors(), self.connection.cursor() as cursor:

@@ -23,12 +23,8 @@ _list_of_moto_modules = backends.list_of_moto_modules
 
 
 @cache
-def _moto_modules() -> tuple[str, ...]:
-    return tuple(_list_of_moto_modules())
-
-
 def _cached_list_of_moto_modules() -> Iterable[str]:
-    return _moto_modules()
+    return tuple(_list_of_moto_modules())
 
 
 class QuietRequestHandler(MotoRequestHandler):
