@@ -114,6 +114,8 @@ class RecordedRedshift:
     bad_files: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     ledger: list[dict[str, Any]] = field(default_factory=list)
     staged_rows: dict[str, int] = field(default_factory=dict)
+    # The same rows by the file_no they were tagged with (None: not attributed to a file).
+    staged_rows_by_file: dict[tuple[str, int | None], int] = field(default_factory=dict)
     load_views: list[LoadViewRow] = field(default_factory=list)
     # One-shot faults: (regex on the statement, or "COMMIT"; the ErrorResponse fields).
     faults: list[tuple[str, dict[str, str]]] = field(default_factory=list)
@@ -154,6 +156,7 @@ class DoubleConnection:
         self.aborted = False
         self.pending_ledger: list[dict[str, Any]] = []
         self.pending_rows: dict[str, int] = {}
+        self.pending_rows_by_file: dict[tuple[str, int | None], int] = {}
         self.copy_targets: dict[str, int] = {}
         # AWS-DG PG_LAST_COPY_ID: "updated when the COPY command begins the load process …
         # If the COPY transaction is rolled back, the COPY ID is not updated."
@@ -183,6 +186,9 @@ class DoubleConnection:
         self.server.ledger += self.pending_ledger
         for table, rows in self.pending_rows.items():
             self.server.staged_rows[table] = self.server.staged_rows.get(table, 0) + rows
+        for source, rows in self.pending_rows_by_file.items():
+            by_file = self.server.staged_rows_by_file
+            by_file[source] = by_file.get(source, 0) + rows
         self.committed_copy_id = self.last_copy_id
         self._reset()
 
@@ -195,6 +201,7 @@ class DoubleConnection:
         self.aborted = False
         self.pending_ledger = []
         self.pending_rows = {}
+        self.pending_rows_by_file = {}
         self.copy_targets = {}
 
     def close(self) -> None:
@@ -270,6 +277,9 @@ class DoubleCursor:
             table = text.split()[2]
             pending = self.connection.pending_rows
             pending[table] = pending.get(table, 0) + self.rowcount
+            source = (table, params.get("file_no"))
+            by_file = self.connection.pending_rows_by_file
+            by_file[source] = by_file.get(source, 0) + self.rowcount
         elif text.startswith("DROP TABLE copy_"):
             self.connection.copy_targets.pop(text.split()[2])
         elif "load_errors" in text and "FROM" in text:

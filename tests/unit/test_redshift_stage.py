@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 ROLE = "arn:aws:iam::123456789012:role/sparkify-copy"
 EVENT_LINE = b'{"ts": 1541105830796, "page": "NextSong", "userId": "7"}\n'
+SONG_LINE = b'{"song_id": "SOUPIRU12A6D4FA1E1", "num_songs": 1, "duration": 218.93}\n'
 # The template's largest StageBatchSize.
 LARGEST_BATCH = 10_000
 
@@ -166,8 +167,8 @@ def test_an_earlier_error_of_the_same_file_in_the_session_is_not_read_again(
 
 def test_a_failed_per_file_count_costs_a_rerun_not_the_batch(s3: S3Client) -> None:
     # Given a Serverless workgroup that the settings call provisioned: the per-file row count of
-    # a multi-file COPY reads an STL view inside the stage transaction, and Serverless refuses
-    # it (42501), which aborts the transaction
+    # a multi-file COPY (one-song files share one) reads an STL view inside the stage
+    # transaction, and Serverless refuses it (42501), which aborts the transaction
     server = RecordedRedshift(kind="serverless", s3=s3)
     session = RedshiftSession(
         server.connect(),  # type: ignore[arg-type]
@@ -176,7 +177,7 @@ def test_a_failed_per_file_count_costs_a_rerun_not_the_batch(s3: S3Client) -> No
         copy_role_arn=ROLE,
         kind="provisioned",
     )
-    batch = land(s3, {"log_data/a.json": EVENT_LINE * 2, "log_data/b.json": EVENT_LINE * 3})
+    batch = land(s3, {"song_data/a.json": SONG_LINE, "song_data/b.json": SONG_LINE})
 
     # When the batch is staged
     report = stage(session, batch)
@@ -185,19 +186,89 @@ def test_a_failed_per_file_count_costs_a_rerun_not_the_batch(s3: S3Client) -> No
     # recorded as not counted (NULL), not as a wrong number
     assert report.attempts == 2
     assert {key: (o.status, o.counted) for (_, key, _), o in report.outcomes.items()} == {
-        "log_data/a.json": ("staged", False),
-        "log_data/b.json": ("staged", False),
+        "song_data/a.json": ("staged", False),
+        "song_data/b.json": ("staged", False),
     }
-    assert server.staged_rows == {"staging_events": 5}
+    assert server.staged_rows == {"staging_songs": 2}
     assert [(row["key"], row["status"], row["rows"]) for row in server.ledger] == [
-        ("log_data/a.json", "staged", None),
-        ("log_data/b.json", "staged", None),
+        ("song_data/a.json", "staged", None),
+        ("song_data/b.json", "staged", None),
     ]
 
     # And the next batch counts again (it fails the same way here, so it reruns as well)
-    again = stage(session, land(s3, {"log_data/c.json": EVENT_LINE, "log_data/d.json": b""}))
+    again = stage(session, land(s3, {"song_data/c.json": SONG_LINE, "song_data/d.json": b""}))
     assert again.attempts == 2
     assert sum(statement.startswith("COPY") for statement in server.statements) == 4
+
+
+def test_each_log_file_is_copied_alone_so_its_rows_name_it(s3: S3Client) -> None:
+    # Given a batch of three log files and two one-song files
+    server, session = redshift(s3, "serverless")
+    batch = land(
+        s3,
+        {
+            "log_data/a.json": EVENT_LINE * 2,
+            "log_data/b.json": EVENT_LINE,
+            "log_data/c.json": EVENT_LINE * 3,
+            "song_data/x.json": SONG_LINE,
+            "song_data/y.json": SONG_LINE,
+        },
+    )
+
+    # When the batch is staged
+    report = stage(session, batch)
+
+    # Then each log file had a COPY of its own, and its rows carry the file number the ledger
+    # gives it, so a corrected version of it can replace exactly its rows; the song files share
+    # one COPY (the merge keys songs by song_id), their rows not attributed to a file
+    assert report.attempts == 1
+    copies = [s for s in server.statements if s.startswith("COPY") and "NOLOAD" not in s]
+    assert len(copies) == 3 + 1
+    events = {row["key"]: row for row in server.ledger if row["dataset"] == "events"}
+    assert {
+        key: server.staged_rows_by_file[("staging_events", row["file_no"])]
+        for key, row in events.items()
+    } == {"log_data/a.json": 2, "log_data/b.json": 1, "log_data/c.json": 3}
+    assert {key: row["rows"] for key, row in events.items()} == {
+        "log_data/a.json": 2,
+        "log_data/b.json": 1,
+        "log_data/c.json": 3,
+    }
+    assert server.staged_rows_by_file[("staging_songs", None)] == 2
+    # and a log file's exact count is its own INSERT's: no load view is read for it
+    assert not any(
+        "lines_scanned" in s for s in server.statements[: server.statements.index(copies[-1])]
+    )
+
+
+def test_every_bad_log_file_is_named_by_the_first_failed_copy(s3: S3Client) -> None:
+    # Given a batch of log files where the second and the third are bad
+    server, session = redshift(s3, "provisioned")
+    batch = land(
+        s3,
+        {
+            "log_data/a.json": EVENT_LINE,
+            "log_data/b.json": b"not json\n",
+            "log_data/c.json": b"[]\n",
+            "log_data/d.json": EVENT_LINE * 2,
+        },
+    )
+    server.bad_files[url("log_data/b.json")] = (1, "", "Invalid JSONPath format")
+    server.bad_files[url("log_data/c.json")] = (1, "", "Invalid JSON object")
+
+    # When the batch is staged
+    report = stage(session, batch)
+
+    # Then the first failure's diagnosis named both (the batch's files, read with NOLOAD), so
+    # one rerun staged the good files
+    assert report.attempts == 2
+    assert outcomes_by_key(report) == {
+        "log_data/a.json": ("staged", 1, None),
+        "log_data/b.json": ("rejected", 0, "line 1: Invalid JSONPath format"),
+        "log_data/c.json": ("rejected", 0, "line 1: Invalid JSON object"),
+        "log_data/d.json": ("staged", 2, None),
+    }
+    assert server.staged_rows == {"staging_events": 3}
 
 
 @pytest.mark.parametrize(

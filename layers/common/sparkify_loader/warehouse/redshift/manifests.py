@@ -88,8 +88,10 @@ class ManifestWriter:
         self._jsonpaths_put: set[str] = set()
         self._lock = threading.Lock()
 
-    def manifest_key(self, dataset: Dataset, load_id: str) -> str:
-        return f"{self.prefix}{load_id}-{dataset.name}.manifest"
+    def manifest_key(self, dataset: Dataset, load_id: str, file_no: int | None = None) -> str:
+        """The batch's manifest of a dataset, or of one of its files (``file_no``)."""
+        part = "" if file_no is None else f"-{file_no}"
+        return f"{self.prefix}{load_id}-{dataset.name}{part}.manifest"
 
     @staticmethod
     def manifest_document(objects: Iterable[LandedObject]) -> dict[str, Any]:
@@ -100,10 +102,15 @@ class ManifestWriter:
         }
 
     def write_manifest(
-        self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str
+        self,
+        dataset: Dataset,
+        objects: Sequence[LandedObject],
+        load_id: str,
+        file_no: int | None = None,
     ) -> str:
-        """Put the batch's manifest; return its S3 URI. Keys travel in JSON, never in SQL."""
-        key = self.manifest_key(dataset, load_id)
+        """Put the manifest of the objects (the batch's, or its file ``file_no``'s); return its
+        S3 URI. Keys travel in JSON, never in SQL."""
+        key = self.manifest_key(dataset, load_id, file_no)
         # Raw UTF-8 rather than \\u escapes: the manifest holds the keys exactly as S3 has them.
         body = json.dumps(self.manifest_document(objects), ensure_ascii=False).encode("utf-8")
         with transient_s3_errors(f"PutObject {key!r}"):

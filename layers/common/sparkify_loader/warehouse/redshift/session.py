@@ -1,7 +1,11 @@
 """The Redshift session (one connection) and warehouse (a session reused while warm).
 
-A batch's files reach Redshift through one ``COPY … MANIFEST`` per dataset into a session-private
-copy target, whose rows move into the staging table tagged with the batch's load_id.
+A batch's files reach Redshift through ``COPY … MANIFEST`` into a session-private copy target,
+whose rows move into the staging table tagged with the batch's load_id and, where one COPY read
+one file, its file_no. A manifest COPY does not say which row came from which file, and a
+corrected file can only replace its rows if they name their file (issue 12): so log files, each
+many rows, are copied one file per COPY; one-song files, whose rows the merge keys by song_id,
+one COPY per batch. A batch with many log files pays one COPY each (README, "Stage timeout").
 
 Redshift aborts the whole transaction when COPY meets a bad file. The session then rolls back,
 reads the load errors to name the bad files (running the same COPY again with NOLOAD and a
@@ -210,39 +214,69 @@ class RedshiftSession(Session):
             raise WarehouseError("copy_into_staging must run inside transaction()")
         if self._manifests is None:
             raise WarehouseError("MANIFEST_BUCKET is not set: Redshift COPY needs a manifest")
+        if self.kind is None:
+            raise WarehouseError("the Redshift kind is unknown: detect_kind() before COPY")
         current, outcomes = precheck_objects(self._s3, objects)
         if not current:
             return outcomes
-        manifest_uri = self._manifests.write_manifest(dataset, current, load_id)
-        jsonpaths_uri = self._manifests.jsonpaths_uri(dataset)
+        # Each file's number is its position in ``objects``, as the ledger numbers it.
+        file_numbers = {obj.version: file_no for file_no, obj in enumerate(objects)}
+        groups = [current] if dataset.one_object_per_file else [[obj] for obj in current]
+        for group in groups:
+            file_no = file_numbers[group[0].version] if len(group) == 1 else None
+            outcomes |= self._copy_files(dataset, group, current, load_id, file_no)
+        self._raise_if_changed(current)
+        return outcomes
+
+    def _copy_files(
+        self,
+        dataset: Dataset,
+        group: Sequence[LandedObject],
+        batch: Sequence[LandedObject],
+        load_id: str,
+        file_no: int | None,
+    ) -> dict[ObjectVersion, FileLoad]:
+        """One COPY of ``group`` (a file of the batch, or the whole batch) into staging."""
+        assert self._manifests is not None  # copy_into_staging checked it
         create_target = create_copy_target_sql(dataset)
-        render = partial(
-            render_copy,
-            dataset,
-            manifest_uri=manifest_uri,
-            copy_role_arn=self._copy_role_arn,
-            jsonpaths_uri=jsonpaths_uri,
-        )
-        if self.kind is None:
-            raise WarehouseError("the Redshift kind is unknown: detect_kind() before COPY")
         since = self._server_time()
         self.execute(create_target)
         try:
-            self.execute(render())
+            self.execute(self._copy_statement(dataset, group, load_id, file_no)())
         except TransientWarehouseError:
             raise  # connection trouble or a lost serializable race: the caller retries
         except WarehouseError as copy_error:
-            self._name_bad_files(dataset, current, create_target, render, copy_error, since)
-        # A manifest COPY does not say which row came from which file: only a batch of one file
-        # (the object at position 0, as the ledger numbers it) gets its rows attributed.
-        file_no = 0 if len(objects) == 1 and len(current) == 1 else None
+            # Name every bad file of the batch in one go: the diagnosis reads the failed COPY's
+            # errors, then runs the batch's COPY (all its files) with NOLOAD.
+            diagnosis = (
+                self._copy_statement(dataset, batch, load_id, None)
+                if len(group) < len(batch)
+                else self._copy_statement(dataset, group, load_id, file_no)
+            )
+            self._name_bad_files(dataset, batch, create_target, diagnosis, copy_error, since)
         inserted = self.execute(
             insert_from_copy_target_sql(dataset), {"load_id": load_id, "file_no": file_no}
         )
-        per_file = self._rows_per_file(current, since, inserted)
+        per_file = self._rows_per_file(group, since, inserted)
         self.execute(drop_copy_target_sql(dataset))
-        self._raise_if_changed(current)
-        return outcomes | per_file
+        return per_file
+
+    def _copy_statement(
+        self,
+        dataset: Dataset,
+        objects: Sequence[LandedObject],
+        load_id: str,
+        file_no: int | None,
+    ) -> Callable[..., str]:
+        """The COPY of the objects' manifest (written now), rendered on call (``noload=``)."""
+        assert self._manifests is not None
+        return partial(
+            render_copy,
+            dataset,
+            manifest_uri=self._manifests.write_manifest(dataset, objects, load_id, file_no),
+            copy_role_arn=self._copy_role_arn,
+            jsonpaths_uri=self._manifests.jsonpaths_uri(dataset),
+        )
 
     def _server_time(self) -> datetime:
         """The warehouse's clock now: the load views' rows of the next COPY start at or after
