@@ -66,6 +66,9 @@ LOAD_FAILED = {
     "M": "Load into table 'copy_target' failed. Check 'stl_load_errors' system table for details.",
 }
 
+# AWS-DG CREATE TABLE: a session's temporary table name must be unused (PostgreSQL's 42P07).
+TABLE_EXISTS = {"S": "ERROR", "C": "42P07", "M": "Relation already exists"}
+
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _VARCHAR_COLUMNS = {
     ("load_ledger", "error"): 4096,
@@ -267,6 +270,8 @@ class DoubleCursor:
         elif text.startswith("INSERT INTO load_ledger"):
             self._insert_ledger(params)
         elif text.startswith("CREATE TEMP TABLE copy_"):
+            if text.split()[3] in self.connection.copy_targets:
+                raise redshift_connector.ProgrammingError(dict(TABLE_EXISTS))
             self.connection.copy_targets[text.split()[3]] = 0
         elif text.startswith("COPY copy_"):
             self._copy(text)

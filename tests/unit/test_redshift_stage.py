@@ -202,11 +202,14 @@ def test_a_failed_per_file_count_costs_a_rerun_not_the_batch(s3: S3Client) -> No
 
 
 def test_each_log_file_is_copied_alone_so_its_rows_name_it(s3: S3Client) -> None:
-    # Given a batch of three log files and two one-song files
+    # Given a batch of three log files and two one-song files, the first log file deleted
+    # before it could load (so each file's number, its place in the batch, is not its place
+    # among the files copied)
     server, session = redshift(s3, "serverless")
     batch = land(
         s3,
         {
+            "log_data/0-gone.json": EVENT_LINE * 4,
             "log_data/a.json": EVENT_LINE * 2,
             "log_data/b.json": EVENT_LINE,
             "log_data/c.json": EVENT_LINE * 3,
@@ -214,6 +217,7 @@ def test_each_log_file_is_copied_alone_so_its_rows_name_it(s3: S3Client) -> None
             "song_data/y.json": SONG_LINE,
         },
     )
+    s3.delete_object(Bucket=LANDING_BUCKET, Key="log_data/0-gone.json")
 
     # When the batch is staged
     report = stage(session, batch)
@@ -224,7 +228,11 @@ def test_each_log_file_is_copied_alone_so_its_rows_name_it(s3: S3Client) -> None
     assert report.attempts == 1
     copies = [s for s in server.statements if s.startswith("COPY") and "NOLOAD" not in s]
     assert len(copies) == 3 + 1
-    events = {row["key"]: row for row in server.ledger if row["dataset"] == "events"}
+    events = {
+        row["key"]: row
+        for row in server.ledger
+        if row["dataset"] == "events" and row["status"] == "staged"
+    }
     assert {
         key: server.staged_rows_by_file[("staging_events", row["file_no"])]
         for key, row in events.items()
@@ -234,6 +242,7 @@ def test_each_log_file_is_copied_alone_so_its_rows_name_it(s3: S3Client) -> None
         "log_data/b.json": 1,
         "log_data/c.json": 3,
     }
+    assert outcomes_by_key(report)["log_data/0-gone.json"][0] == "missing"
     assert server.staged_rows_by_file[("staging_songs", None)] == 2
     # and a log file's exact count is its own INSERT's: no load view is read for it
     assert not any(
@@ -269,6 +278,12 @@ def test_every_bad_log_file_is_named_by_the_first_failed_copy(s3: S3Client) -> N
         "log_data/d.json": ("staged", 2, None),
     }
     assert server.staged_rows == {"staging_events": 3}
+    # and the rerun's files carry their numbers in the rerun's batch, as the ledger does
+    staged = {row["key"]: row["file_no"] for row in server.ledger if row["status"] == "staged"}
+    assert {
+        key: server.staged_rows_by_file[("staging_events", file_no)]
+        for key, file_no in staged.items()
+    } == {"log_data/a.json": 1, "log_data/d.json": 2}
 
 
 @pytest.mark.parametrize(

@@ -222,9 +222,12 @@ class RedshiftSession(Session):
         # Each file's number is its position in ``objects``, as the ledger numbers it.
         file_numbers = {obj.version: file_no for file_no, obj in enumerate(objects)}
         groups = [current] if dataset.one_object_per_file else [[obj] for obj in current]
+        # SYSDATE is the transaction's start: one read serves every COPY of it (the load views'
+        # rows are told apart by file name, and an earlier attempt's began before it).
+        since = self._server_time()
         for group in groups:
             file_no = file_numbers[group[0].version] if len(group) == 1 else None
-            outcomes |= self._copy_files(dataset, group, current, load_id, file_no)
+            outcomes |= self._copy_files(dataset, group, current, load_id, file_no, since)
         self._raise_if_changed(current)
         return outcomes
 
@@ -235,11 +238,10 @@ class RedshiftSession(Session):
         batch: Sequence[LandedObject],
         load_id: str,
         file_no: int | None,
+        since: datetime,
     ) -> dict[ObjectVersion, FileLoad]:
         """One COPY of ``group`` (a file of the batch, or the whole batch) into staging."""
-        assert self._manifests is not None  # copy_into_staging checked it
         create_target = create_copy_target_sql(dataset)
-        since = self._server_time()
         self.execute(create_target)
         try:
             self.execute(self._copy_statement(dataset, group, load_id, file_no)())
