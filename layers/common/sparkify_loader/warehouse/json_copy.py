@@ -150,27 +150,26 @@ class S3JsonCopy:
     def prepare(self, dataset: Dataset, objects: Sequence[LandedObject]) -> None:
         """Read, parse and type the objects' rows ahead of ``copy``, replacing what was prepared
         for the dataset before. Called outside a transaction, the rows survive its rollback."""
-        self._connection.execute(
-            sql.SQL("DROP TABLE IF EXISTS {}").format(_prepared_table(dataset))
-        )
-        self._prepared = {
-            version: prepared
-            for version, prepared in self._prepared.items()
-            if prepared.table != dataset.staging_table
-        }
+        self._forget(dataset.staging_table)
         self._prepare_more(dataset, objects)
 
     def release(self) -> None:
         """Drop every prepared row: after a commit they were moved, or are not needed (a warm
         session would otherwise keep a 110 MB batch's rows in temporary files until its next
         batch). A later ``copy`` prepares on the spot what it then meets."""
-        if not self._prepared:
-            return
         for table in {prepared.table for prepared in self._prepared.values()}:
-            self._connection.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}").format(_prepared_table_of(table))
-            )
-        self._prepared = {}
+            self._forget(table)
+
+    def _forget(self, staging_table: str) -> None:
+        """Drop the rows prepared for a staging table, and their entries."""
+        self._connection.execute(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(_prepared_table(staging_table))
+        )
+        self._prepared = {
+            version: prepared
+            for version, prepared in self._prepared.items()
+            if prepared.table != staging_table
+        }
 
     def copy(
         self, dataset: Dataset, objects: Sequence[LandedObject], load_id: str
@@ -360,7 +359,7 @@ class S3JsonCopy:
         self._connection.execute("TRUNCATE copy_lines")
         self._connection.execute(
             sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} AS SELECT * FROM {} WITH NO DATA").format(
-                _prepared_table(dataset), sql.Identifier(dataset.staging_table)
+                _prepared_table(dataset.staging_table), sql.Identifier(dataset.staging_table)
             )
         )
 
@@ -442,7 +441,7 @@ class S3JsonCopy:
             "INSERT INTO {table} ({columns}, {file_no})"
             " SELECT {values}, l.file_no FROM {source} WHERE {condition}"
         ).format(
-            table=_prepared_table(dataset),
+            table=_prepared_table(dataset.staging_table),
             columns=sql.SQL(", ").join(sql.Identifier(column.name) for column in columns),
             file_no=sql.Identifier(FILE_NO_COLUMN),
             values=sql.SQL(", ").join(column.typed() for column in columns),
@@ -466,7 +465,7 @@ class S3JsonCopy:
             prepared_columns=sql.SQL(", ").join(
                 sql.SQL("p.{}").format(sql.Identifier(column.name)) for column in columns
             ),
-            prepared=_prepared_table(dataset),
+            prepared=_prepared_table(dataset.staging_table),
         )
 
     def _diagnose(
@@ -514,11 +513,7 @@ class _Prepared:
     outcome: FileLoad
 
 
-def _prepared_table(dataset: Dataset) -> sql.Identifier:
-    return _prepared_table_of(dataset.staging_table)
-
-
-def _prepared_table_of(staging_table: str) -> sql.Identifier:
+def _prepared_table(staging_table: str) -> sql.Identifier:
     return sql.Identifier(f"prepared_{staging_table}")
 
 

@@ -242,9 +242,10 @@ class RedshiftSession(Session):
     ) -> dict[ObjectVersion, FileLoad]:
         """One COPY of ``group`` (a file of the batch, or the whole batch) into staging."""
         create_target = create_copy_target_sql(dataset)
+        copy = self._copy_statement(dataset, group, load_id, file_no)
         self.execute(create_target)
         try:
-            self.execute(self._copy_statement(dataset, group, load_id, file_no)())
+            self.execute(copy())
         except TransientWarehouseError:
             raise  # connection trouble or a lost serializable race: the caller retries
         except WarehouseError as copy_error:
@@ -253,7 +254,7 @@ class RedshiftSession(Session):
             diagnosis = (
                 self._copy_statement(dataset, batch, load_id, None)
                 if len(group) < len(batch)
-                else self._copy_statement(dataset, group, load_id, file_no)
+                else copy
             )
             self._name_bad_files(dataset, batch, create_target, diagnosis, copy_error, since)
         inserted = self.execute(
