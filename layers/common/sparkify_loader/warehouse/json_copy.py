@@ -1,18 +1,20 @@
 """Redshift's ``COPY … FORMAT JSON`` from S3, emulated on PostgreSQL.
 
-Why this shape: parsing JSON in Python is the local speed limit (stdlib ``json`` reads ~84k
-rows/s, a raw ``COPY FROM STDIN`` takes ~300k rows/s). So Python only streams each object from
-S3, checks what PostgreSQL's COPY cannot be trusted with (UTF-8, NUL bytes, the 4 MB object
-limit), and passes the raw JSON lines to ``COPY copy_lines FROM STDIN``; PostgreSQL parses them
-with ``json_to_record`` and casts them into the staging table in one ``INSERT … SELECT``.
+Python streams each object from S3 and checks what PostgreSQL cannot be trusted with (UTF-8,
+NUL bytes, the 4 MB object limit). Then each line takes one of two paths (``json_typing``):
+- the lines msgspec can type by Redshift's rules plainly go as typed rows into one binary
+  ``COPY`` (every line of well-formed data);
+- every other line goes, raw, to ``COPY copy_lines FROM STDIN``; PostgreSQL parses those with
+  ``json_to_record`` and casts them in one ``INSERT … SELECT``, or finds why they are bad.
 
 Redshift's typing rules kept: JSONPaths or 'auto' (exact, case-sensitive key names), empty
 string as NULL for every type, ``TIMEFORMAT 'epochmillisecs'`` for TIMESTAMP columns, VARCHAR
 lengths in bytes (not characters), no NaN/Infinity, unknown keys ignored, missing keys NULL.
 
-Bad files: the optimistic INSERT runs under a savepoint. When it fails (or skips rows that
-break a byte-length rule), set-based diagnosis queries find the first bad line of every bad file,
-with the field and the reason, and the INSERT runs again without those files.
+Bad files: the optimistic INSERT of the raw lines runs under a savepoint. When it fails (or
+skips rows that break a byte-length rule), set-based diagnosis queries find the first bad line of
+every bad file, with the field and the reason, and the INSERT runs again without those files. A
+typed line is a good line, so a file's first bad line is always among its raw ones.
 
 Two phases, so the ledger lock is held only for the cheap one: ``prepare`` (before the stage
 transaction) reads the objects, parses and types their rows into a temporary table of this
@@ -26,11 +28,12 @@ objects ``copy`` meets unprepared (a caller that skipped ``prepare``) are prepar
 
 from __future__ import annotations
 
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
@@ -40,6 +43,7 @@ from psycopg import sql
 from sparkify_loader.datasets import MAX_JSON_OBJECT_BYTES, Dataset
 from sparkify_loader.warehouse.base import FileLoad, ObjectVersion
 from sparkify_loader.warehouse.errors import WarehouseError
+from sparkify_loader.warehouse.json_typing import Column, RowTyper
 from sparkify_loader.warehouse.s3 import (
     S3_READ_CONCURRENCY,
     transient_s3_errors,
@@ -59,89 +63,23 @@ CHUNK_BYTES = 1 << 20
 PREFETCH_MAX_BYTES = 1 << 20
 # Half the S3 client's pool: a large object's opened body holds its connection while it streams.
 PREFETCH_AHEAD = S3_READ_CONCURRENCY // 2
-# TIMESTAMP values Redshift's COPY can hold, as epoch milliseconds: years 1 to 9999.
-EPOCH_MS_MIN = -62_135_596_800_000
-EPOCH_MS_MAX = 253_402_300_799_999
-_INTEGER_TYPES = {"smallint": "smallint", "integer": "integer", "bigint": "bigint"}
-_FLOAT_TYPES = {"double precision": "double precision", "real": "real"}
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    json_key: str
-    data_type: str  # information_schema.columns.data_type
-    max_bytes: int | None  # VARCHAR(n): n bytes, as Redshift counts
-
-    def text(self) -> sql.Composable:
-        """The raw JSON value as text, empty string as NULL (EMPTYASNULL)."""
-        return sql.SQL("NULLIF(r.{}, '')").format(sql.Identifier(self.json_key))
-
-    def typed(self) -> sql.Composable:
-        """The value cast the way Redshift's COPY would store it."""
-        if self.data_type.startswith("timestamp"):
-            return sql.SQL("timestamp 'epoch' + {}::bigint * interval '1 millisecond'").format(
-                self.text()
-            )
-        if self.data_type in _INTEGER_TYPES or self.data_type in _FLOAT_TYPES:
-            return sql.SQL("{}::{}").format(self.text(), sql.SQL(self.data_type))
-        return self.text()
-
-    def guard(self) -> sql.Composable | None:
-        """A row filter for the rules a PostgreSQL cast does not enforce (None: the cast does)."""
-        if self.max_bytes is not None:
-            return sql.SQL("COALESCE(octet_length({}) <= {}, true)").format(
-                self.text(), sql.Literal(self.max_bytes)
-            )
-        if self.data_type.startswith("timestamp"):
-            return sql.SQL("COALESCE({}::bigint BETWEEN {} AND {}, true)").format(
-                self.text(), sql.Literal(EPOCH_MS_MIN), sql.Literal(EPOCH_MS_MAX)
-            )
-        if self.data_type in _FLOAT_TYPES:
-            # NaN sorts above Infinity in PostgreSQL, so this keeps finite values only.
-            return sql.SQL(
-                "COALESCE({0}::float8 > '-Infinity'::float8 AND {0}::float8 < 'Infinity'::float8, "
-                "true)"
-            ).format(self.text())
-        return None
-
-    def problem(self) -> sql.Composable:
-        """Why the value breaks the column's rule, or NULL; never raises (diagnosis path)."""
-        value = self.text()
-        if self.max_bytes is not None:
-            return sql.SQL(
-                "CASE WHEN octet_length({0}) > {1} THEN 'is ' || octet_length({0}) "
-                "|| ' bytes, longer than VARCHAR(' || {1} || ')' END"
-            ).format(value, sql.Literal(self.max_bytes))
-        if self.data_type.startswith("timestamp"):
-            return sql.SQL(
-                "CASE WHEN NOT pg_input_is_valid({0}, 'bigint') "
-                "THEN 'is not epoch milliseconds: ' "
-                "|| (pg_input_error_info({0}, 'bigint')).message "
-                "WHEN {0}::bigint NOT BETWEEN {1} AND {2} "
-                "THEN 'is outside the TIMESTAMP range (years 1 to 9999)' END"
-            ).format(value, sql.Literal(EPOCH_MS_MIN), sql.Literal(EPOCH_MS_MAX))
-        if self.data_type in _INTEGER_TYPES or self.data_type in _FLOAT_TYPES:
-            checks = sql.SQL(
-                "CASE WHEN NOT pg_input_is_valid({0}, {1}) "
-                "THEN (pg_input_error_info({0}, {1})).message"
-            ).format(value, sql.Literal(self.data_type))
-            if self.data_type in _FLOAT_TYPES:
-                checks += sql.SQL(
-                    " WHEN lower(btrim({0})) IN ('nan', 'infinity', '+infinity', '-infinity', "
-                    "'inf', '+inf', '-inf') THEN 'is not a finite number'"
-                ).format(value)
-            return checks + sql.SQL(" END")
-        return sql.SQL("NULL::text")
+# Raw lines for the SQL path beyond this size wait on disk: a batch of data the typer declines
+# whole (a new column type, say) must not hold its raw text in memory.
+SPOOL_MEMORY_BYTES = 8 << 20
 
 
 class S3JsonCopy:
     """COPY JSON files from S3 into a staging table, per Redshift's rules (see module doc)."""
 
-    def __init__(self, connection: psycopg.Connection, s3: S3Client) -> None:
+    def __init__(
+        self, connection: psycopg.Connection, s3: S3Client, *, typed_path: bool = True
+    ) -> None:
+        """``typed_path=False``: every line takes the SQL path (a test compares the two)."""
         self._connection = connection
         self._s3 = s3
+        self._typed_path = typed_path
         self._columns: dict[tuple[str, tuple[str, ...] | None], list[Column]] = {}
+        self._typers: dict[tuple[str, tuple[str, ...] | None], RowTyper | None] = {}
         self._prepared: dict[ObjectVersion, _Prepared] = {}
         # Only ever grows: rows a failed preparation left in a table never share a number with
         # rows prepared later.
@@ -213,15 +151,25 @@ class S3JsonCopy:
 
     def _prepare_more(self, dataset: Dataset, objects: Sequence[LandedObject]) -> None:
         columns = self._staging_columns(dataset)
+        typer = self.row_typer(dataset) if self._typed_path else None
         self._prepare_tables(dataset)
         first = self._next_prep_no
         self._next_prep_no += len(objects)
         outcomes: dict[int, FileLoad] = {}
-        with self._connection.cursor() as cursor:
-            with cursor.copy("COPY copy_lines (file_no, line_no, doc) FROM STDIN") as copy:
+        with (
+            self._connection.cursor() as cursor,
+            tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool,
+        ):
+            with cursor.copy(self._typed_copy_statement(dataset, columns)) as copy:
+                if typer is not None:
+                    copy.set_types([*typer.copy_types, "int4"])
+                sink = _Sink(typer, copy, spool)
                 for prep_no, (obj, opened) in enumerate(self._prefetched(objects), start=first):
-                    outcomes[prep_no] = self._write_object(copy, prep_no, obj, opened, dataset)
-            bad = self._insert(cursor, dataset, columns, outcomes)
+                    outcomes[prep_no] = self._write_object(sink, prep_no, obj, opened, dataset)
+            if sink.declined:
+                with cursor.copy("COPY copy_lines (file_no, line_no, doc) FROM STDIN") as copy:
+                    sink.send_declined(copy)
+            bad = self._insert(cursor, dataset, columns, outcomes, sink.declined)
         self._connection.execute("TRUNCATE copy_lines")  # the raw text is not needed any more
         for prep_no, reason in bad.items():
             outcomes[prep_no] = FileLoad.rejected(reason)
@@ -269,7 +217,7 @@ class S3JsonCopy:
 
     def _write_object(
         self,
-        copy: psycopg.Copy,
+        sink: _Sink,
         file_no: int,
         obj: LandedObject,
         opened: FileLoad | bytes | StreamingBody,
@@ -279,31 +227,30 @@ class S3JsonCopy:
             return opened
         if isinstance(opened, bytes):
             if dataset.one_object_per_file:
-                return self._write_document(copy, file_no, opened)
-            return self._write_lines(copy, file_no, [opened])
+                return self._write_document(sink, file_no, opened)
+            return self._write_lines(sink, file_no, [opened])
         try:
             with transient_s3_errors(f"read of {obj.key!r}"):
                 if dataset.one_object_per_file:
                     document = opened.read(MAX_JSON_OBJECT_BYTES + 1)
-                    return self._write_document(copy, file_no, document)
-                return self._write_lines(copy, file_no, opened.iter_chunks(CHUNK_BYTES))
+                    return self._write_document(sink, file_no, document)
+                return self._write_lines(sink, file_no, opened.iter_chunks(CHUNK_BYTES))
         finally:
             opened.close()
 
-    def _write_document(self, copy: psycopg.Copy, file_no: int, data: bytes) -> FileLoad:
+    def _write_document(self, sink: _Sink, file_no: int, data: bytes) -> FileLoad:
         if len(data) > MAX_JSON_OBJECT_BYTES:
             return FileLoad.rejected(_too_large(1))
         # One JSON object per file, however it is laid out: newlines are JSON whitespace.
         problem = _unsafe_bytes(data, 1)
         if problem:
             return FileLoad.rejected(problem)
-        document = _escape(data).replace(b"\n", b" ")
-        if not document.strip():
+        if not data.strip():
             return FileLoad.staged(0)  # an empty file is a valid file with no rows
-        copy.write(b"%d\t1\t%s\n" % (file_no, document))
+        sink.line(file_no, 1, data)
         return FileLoad.staged(1)
 
-    def _write_lines(self, copy: psycopg.Copy, file_no: int, chunks: Iterable[bytes]) -> FileLoad:
+    def _write_lines(self, sink: _Sink, file_no: int, chunks: Iterable[bytes]) -> FileLoad:
         rows = 0
         next_line_no = 1
         carry = b""
@@ -316,13 +263,13 @@ class S3JsonCopy:
                     return FileLoad.rejected(_too_large(next_line_no))
                 continue
             carry = block[cut + 1 :]
-            written, problem = self._write_block(copy, file_no, block[:cut], next_line_no)
+            written, problem = self._write_block(sink, file_no, block[:cut], next_line_no)
             if problem:
                 return FileLoad.rejected(problem)
             rows += written
             next_line_no += block.count(b"\n", 0, cut) + 1
         if carry:
-            written, problem = self._write_block(copy, file_no, carry, next_line_no)
+            written, problem = self._write_block(sink, file_no, carry, next_line_no)
             if problem:
                 return FileLoad.rejected(problem)
             rows += written
@@ -330,22 +277,21 @@ class S3JsonCopy:
 
     @staticmethod
     def _write_block(
-        copy: psycopg.Copy, file_no: int, block: bytes, first_line_no: int
+        sink: _Sink, file_no: int, block: bytes, first_line_no: int
     ) -> tuple[int, str | None]:
         problem = _unsafe_bytes(block, first_line_no)
         if problem:
             return 0, problem
-        lines = _escape(block).split(b"\n")
+        lines = block.split(b"\n")
         if max(map(len, lines)) > MAX_JSON_OBJECT_BYTES:
             longest = max(range(len(lines)), key=lambda index: len(lines[index]))
             return 0, _too_large(first_line_no + longest)
-        out = [
-            b"%d\t%d\t%s\n" % (file_no, first_line_no + index, line)
-            for index, line in enumerate(lines)
-            if line.strip()
-        ]
-        copy.write(b"".join(out))
-        return len(out), None
+        rows = 0
+        for index, line in enumerate(lines):
+            if line.strip():
+                sink.line(file_no, first_line_no + index, line)
+                rows += 1
+        return rows, None
 
     # -- loading in PostgreSQL ----------------------------------------------------------------
 
@@ -386,17 +332,35 @@ class S3JsonCopy:
             ]
         return self._columns[cache_key]
 
+    def row_typer(self, dataset: Dataset) -> RowTyper | None:
+        """What types the dataset's lines in Python (None: its columns are beyond the rules)."""
+        cache_key = (dataset.staging_table, dataset.json_keys())
+        if cache_key not in self._typers:
+            self._typers[cache_key] = RowTyper.for_columns(self._staging_columns(dataset))
+        return self._typers[cache_key]
+
+    @staticmethod
+    def _typed_copy_statement(dataset: Dataset, columns: list[Column]) -> sql.Composed:
+        return sql.SQL("COPY {table} ({columns}, {file_no}) FROM STDIN (FORMAT BINARY)").format(
+            table=_prepared_table(dataset.staging_table),
+            columns=sql.SQL(", ").join(sql.Identifier(column.name) for column in columns),
+            file_no=sql.Identifier(FILE_NO_COLUMN),
+        )
+
     def _insert(
         self,
         cursor: psycopg.Cursor,
         dataset: Dataset,
         columns: list[Column],
         outcomes: dict[int, FileLoad],
+        declined: dict[int, int],
     ) -> dict[int, str]:
-        """Type every good file's rows into the prepared table; return the files found bad,
-        with their reasons."""
+        """Type the raw lines of every good file into the prepared table; return the files found
+        bad, with their reasons. ``declined``: how many raw lines each file has."""
         excluded = [file_no for file_no, outcome in outcomes.items() if outcome.status != "staged"]
-        expected = sum(outcome.rows for outcome in outcomes.values() if outcome.status == "staged")
+        expected = sum(
+            lines for file_no, lines in declined.items() if outcomes[file_no].status == "staged"
+        )
         if expected == 0:
             return {}
         statement = self._insert_statement(dataset, columns)
@@ -415,9 +379,9 @@ class S3JsonCopy:
         params["excluded"] = excluded + list(bad)
         cursor.execute(statement, params)
         still_expected = sum(
-            outcome.rows
-            for file_no, outcome in outcomes.items()
-            if outcome.status == "staged" and file_no not in bad
+            lines
+            for file_no, lines in declined.items()
+            if outcomes[file_no].status == "staged" and file_no not in bad
         )
         if cursor.rowcount != still_expected:
             raise WarehouseError(
@@ -479,7 +443,14 @@ class S3JsonCopy:
             "  WHEN NOT pg_input_is_valid(doc, 'json')"
             "  THEN 'invalid JSON: ' || (pg_input_error_info(doc, 'json')).message"
             "  WHEN json_typeof(doc::json) <> 'object'"
-            "  THEN 'is a JSON ' || json_typeof(doc::json) || ', not an object' END AS problem"
+            "  THEN 'is a JSON ' || json_typeof(doc::json) || ', not an object'"
+            # Valid JSON that json_to_record cannot turn into text raises instead of being
+            # diagnosed below: \u0000, a lone surrogate. jsonb input de-escapes every string as
+            # it does, and says why (its other refusals, numeric overflow, are found below).
+            "  WHEN NOT pg_input_is_valid(doc, 'jsonb')"
+            "  AND (pg_input_error_info(doc, 'jsonb')).sql_error_code IN ('22P02', '22P05')"
+            "  THEN 'cannot be stored as text: ' || (pg_input_error_info(doc, 'jsonb')).message"
+            "  || COALESCE(': ' || (pg_input_error_info(doc, 'jsonb')).detail, '') END AS problem"
             " FROM copy_lines WHERE file_no <> ALL(%(excluded)s)"
             ") AS checked WHERE problem IS NOT NULL ORDER BY file_no, line_no",
             {"excluded": excluded},
@@ -517,17 +488,45 @@ def _prepared_table(staging_table: str) -> sql.Identifier:
     return sql.Identifier(f"prepared_{staging_table}")
 
 
+class _Sink:
+    """Where a batch's lines go: a line the typer can type is a row of the prepared table's
+    binary COPY; any other line waits, as COPY text, for ``copy_lines``."""
+
+    def __init__(self, typer: RowTyper | None, typed: psycopg.Copy, spool: IO[bytes]) -> None:
+        self._typer = typer
+        self._typed = typed
+        self._spool = spool
+        self.declined: dict[int, int] = {}  # file_no: raw lines waiting
+
+    def line(self, file_no: int, line_no: int, line: bytes) -> None:
+        row = self._typer.row(line) if self._typer is not None else None
+        if row is None:
+            self._spool.write(b"%d\t%d\t%s\n" % (file_no, line_no, _escape(line)))
+            self.declined[file_no] = self.declined.get(file_no, 0) + 1
+            return
+        row.append(file_no)
+        self._typed.write_row(row)
+
+    def send_declined(self, copy: psycopg.Copy) -> None:
+        self._spool.seek(0)
+        while chunk := self._spool.read(CHUNK_BYTES):
+            copy.write(chunk)
+
+
 class _RowsFiltered(Exception):
     """The optimistic INSERT skipped rows that break a rule PostgreSQL does not enforce."""
 
 
 def _escape(data: bytes) -> bytes:
-    """Make raw JSON text safe as one COPY text-format field per line.
+    """Make raw JSON text safe as one COPY text-format field.
 
-    Tabs and carriage returns can only be insignificant whitespace in valid JSON, so they become
-    spaces (this also accepts CRLF files); backslashes are COPY's escape character.
+    Tabs, carriage returns and newlines (only a one-object file has those) can only be
+    insignificant whitespace in valid JSON, so they become spaces (this also accepts CRLF
+    files); backslashes are COPY's escape character.
     """
-    return data.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\\", b"\\\\")
+    return (
+        data.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\n", b" ").replace(b"\\", b"\\\\")
+    )
 
 
 def _unsafe_bytes(data: bytes, first_line_no: int) -> str | None:
