@@ -14,6 +14,9 @@ def wait_until_blocked(holder: psycopg.Connection, backends: int) -> None:
     transaction that never blocks fails here with a clear message)."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
+        # Inside the holder's transaction PostgreSQL would answer from the snapshot of its first
+        # read, which never shows a session that connected later (a worker's cold start).
+        holder.execute("SELECT pg_stat_clear_snapshot()")
         row = holder.execute(
             "SELECT COUNT(*) FROM pg_stat_activity"
             " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
