@@ -8,7 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sparkify_local.runtime.resources import ACCOUNT_ID, REGION, STACK_NAME, LocalResources
+from sparkify_local.runtime.clients import ACCOUNT_ID, REGION
+from sparkify_local.runtime.resources import STACK_NAME, LocalResources
 from sparkify_local.sam.intrinsics import get_att_target, resolve_environment
 
 _REFERENCE = re.compile(r"\$\{([^}!][^}]*)\}")

@@ -14,12 +14,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sparkify_loader.warehouse.s3 import s3_client
 from sparkify_local.operate.merges import StateMachine
+from sparkify_local.runtime.clients import (
+    ACCOUNT_ID,
+    FAKE_CLIENT_CREDENTIALS,
+    FAKE_CREDENTIALS,
+    REGION,
+    local_client,
+)
 from sparkify_local.runtime.processes import Endpoints
 from sparkify_local.sam.intrinsics import evaluate_conditions, resolve_environment
 from sparkify_local.sam.loading import load_template
@@ -40,7 +46,6 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
-REGION = "us-east-1"
 # The local stack's name: its resources' names start with it, as a stack's do on AWS.
 STACK_NAME = "sparkify"
 LANDING_BUCKET = "sparkify-landing"
@@ -48,31 +53,7 @@ STAGE_FUNCTION = "StageFunction"
 STAGE_QUEUE = "StageQueue"
 BUCKET_RESOURCE = "LandingBucket"
 STATE_MACHINE = "MergeStateMachine"
-ACCOUNT_ID = "123456789012"
 MAX_POOL_CONNECTIONS = 32
-# Moto accepts any credentials; fixed fake ones guarantee no real account is ever used.
-FAKE_ACCESS_KEY = "sparkify-local"
-# As a function's environment holds them (function_environment) ...
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY,
-    "AWS_SECRET_ACCESS_KEY": FAKE_ACCESS_KEY,
-    "AWS_SESSION_TOKEN": FAKE_ACCESS_KEY,
-    "AWS_DEFAULT_REGION": REGION,
-}
-# ... and as this process's clients get them: explicitly, never through os.environ.
-FAKE_CLIENT_CREDENTIALS = {
-    "aws_access_key_id": FAKE_ACCESS_KEY,
-    "aws_secret_access_key": FAKE_ACCESS_KEY,
-    "aws_session_token": FAKE_ACCESS_KEY,
-}
-
-
-def local_client(service: str, aws_url: str, config: Config | None = None) -> Any:
-    """A client of the local AWS (moto) at ``aws_url``: explicit region and fake credentials,
-    this process's environment plays no part."""
-    return boto3.client(
-        service, endpoint_url=aws_url, region_name=REGION, config=config, **FAKE_CLIENT_CREDENTIALS
-    )
 
 
 @dataclass

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sparkify_local.runtime.resources import local_client
+from sparkify_local.runtime.clients import local_client
 
 if TYPE_CHECKING:
     from sparkify_local.runtime.resources import LocalResources

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sparkify_local.runtime.alarms import evaluate_alarms
-from sparkify_local.runtime.resources import ACCOUNT_ID, REGION, local_client
+from sparkify_local.runtime.clients import ACCOUNT_ID, REGION, local_client
 from sparkify_local.runtime.telemetry import METRICS_PER_CALL
 
 SAMPLE_S = 5.0
