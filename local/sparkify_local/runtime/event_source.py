@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -34,11 +36,14 @@ DRAIN_TIMEOUT_S = 3600
 # A received message stays hidden only this long at first, so a command killed before it
 # recorded the receipt handle in the home leaves the message hidden for seconds, not for the
 # queue's minutes. A message still held after EXTEND_AFTER_S gets the queue's visibility timeout,
-# as Lambda's poller gives it. Most batches are settled before that: extending every message at
-# once was a third of the event source's SQS requests (issue 14's profile), which moto serves on
-# the same cores as the functions.
+# as Lambda's poller gives it (``VisibilityKeeper``). Most batches are settled before that:
+# extending every message at once was a third of the event source's SQS requests (issue 14's
+# profile), which moto serves on the same cores as the functions.
 PROVISIONAL_VISIBILITY_S = 10
 EXTEND_AFTER_S = PROVISIONAL_VISIBILITY_S / 2
+KEEPER_INTERVAL_S = 0.5
+# How long stopping waits for an extension in flight (then the thread is left to end alone).
+KEEPER_STOP_S = 5.0
 # AWS scales an SQS event source without ScalingConfig.MaximumConcurrency up to the account's
 # concurrency limit; locally the machine is the limit.
 LOCAL_CONCURRENCY_WHEN_UNBOUNDED = 2
@@ -112,8 +117,7 @@ class SqsEventSource:
     held_messages_folder: Path
     on_batch_done: Callable[[int], object] = lambda _messages: None
     _held: dict[str, str] = field(default_factory=dict, init=False)  # message id -> receipt
-    # Held messages still on their provisional visibility: message id -> when received.
-    _provisional: dict[str, float] = field(default_factory=dict, init=False)
+    _keeper: VisibilityKeeper | None = field(default=None, init=False)
 
     def drain(self) -> DrainStats:
         """Deliver every message to the function until the queue is empty and all settled."""
@@ -127,13 +131,19 @@ class SqsEventSource:
         try:
             # Stop signals wait for a checkpoint: a receive is always held and recorded whole,
             # and no lock of the pool's threads is left taken (see runtime.interrupts).
-            with interrupts.deferred():
+            # The keeper stops before the finally below: it must not extend a message after
+            # that hands it back.
+            with (
+                interrupts.deferred(),
+                VisibilityKeeper(
+                    lambda handles: self._change_visibility(handles, visibility_timeout)
+                ) as self._keeper,
+            ):
                 stats = self._deliver(record, visibility_timeout)
         finally:
             # Interrupted, or the pool broke: hand back what no function will settle now.
             if self._held and self._release(list(self._held.values())):
                 self._held.clear()
-                self._provisional.clear()
             if not self._held:
                 record.forget()
         return stats
@@ -164,7 +174,6 @@ class SqsEventSource:
                 for future in done:
                     self._settle(future.result(), in_flight.pop(future), stats)
                     record.record(self._held.values())
-                self._extend_visibility_when_due(visibility_timeout)
             elif queue_depth(self.sqs, self.queue_url).empty:
                 return stats
             else:
@@ -185,9 +194,8 @@ class SqsEventSource:
             self._held.update({m["MessageId"]: m["ReceiptHandle"] for m in received})
             if received:
                 record.record(self._held.values())
-            now = time.monotonic()
-            self._provisional.update({message["MessageId"]: now for message in received})
-            self._extend_visibility_when_due(visibility_timeout)
+            assert self._keeper is not None, "messages are received only while draining"
+            self._keeper.hold({m["MessageId"]: m["ReceiptHandle"] for m in received})
             batch.extend(received)
             if not received or time.monotonic() - opened >= self.batching.window_s:
                 break
@@ -235,19 +243,9 @@ class SqsEventSource:
             )
         for message in batch:
             self._held.pop(message["MessageId"], None)
-            self._provisional.pop(message["MessageId"], None)
+        if self._keeper is not None:
+            self._keeper.settled([message["MessageId"] for message in batch])
         self.on_batch_done(len(batch))
-
-    def _extend_visibility_when_due(self, visibility_timeout: int) -> None:
-        """Give the queue's visibility timeout to held messages received EXTEND_AFTER_S ago."""
-        due_before = time.monotonic() - EXTEND_AFTER_S
-        due = [message_id for message_id, at in self._provisional.items() if at <= due_before]
-        if due:
-            self._change_visibility(
-                [self._held[message_id] for message_id in due], visibility_timeout
-            )
-            for message_id in due:
-                del self._provisional[message_id]
 
     def _change_visibility(self, receipt_handles: list[str], seconds: int) -> None:
         for start in range(0, len(receipt_handles), SQS_BATCH_LIMIT):
@@ -273,3 +271,59 @@ class SqsEventSource:
         for path, receipt_handles in record.of_dead_processes():
             if self._release(receipt_handles):
                 path.unlink(missing_ok=True)  # two drains of one home may both release it
+
+
+class VisibilityKeeper:
+    """Gives each held message the queue's visibility timeout once it has been held
+    EXTEND_AFTER_S, from a thread of its own: the delivery loop also waits on things that can
+    take longer (a live progress bar's ledger query queues behind a merge's lock), and a running
+    batch's messages must not reappear meanwhile."""
+
+    def __init__(self, extend: Callable[[list[str]], object]) -> None:
+        self._extend = extend
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[str, float]] = {}  # message id -> (receipt, received at)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqs-visibility", daemon=True)
+
+    def __enter__(self) -> VisibilityKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(KEEPER_STOP_S)
+
+    def hold(self, receipts: dict[str, str]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._held.update(
+                {message_id: (handle, now) for message_id, handle in receipts.items()}
+            )
+
+    def settled(self, message_ids: Iterable[str]) -> None:
+        with self._lock:
+            for message_id in message_ids:
+                self._held.pop(message_id, None)
+
+    def _run(self) -> None:
+        while not self._stop.wait(KEEPER_INTERVAL_S):
+            due_before = time.monotonic() - EXTEND_AFTER_S
+            with self._lock:
+                due = {
+                    message_id: held
+                    for message_id, held in self._held.items()
+                    if held[1] <= due_before
+                }
+                for message_id in due:
+                    del self._held[message_id]
+            if not due:
+                continue
+            try:
+                self._extend([handle for handle, _ in due.values()])
+            except (BotoCoreError, ClientError) as error:
+                # The queue did not answer: try again next round (a message it hands out again
+                # meanwhile is redelivered, and the ledger skips what is already staged).
+                print(f"warning: held messages not extended: {error}", file=sys.stderr)
+                with self._lock:
+                    self._held.update(due)

@@ -202,6 +202,8 @@ class RowTyper:
             values = list(astuple(self._decode(line)))
         except msgspec.MsgspecError:  # not JSON, not an object, or a value of another type
             return None
+        except RecursionError:  # nesting deeper than Python's stack, in a key no column reads
+            return None
         if escaped or not line.isascii():
             # A character may take more bytes than one (an ASCII line without escapes decodes
             # to ASCII strings). UTF-8 takes at most 4 bytes a character.
