@@ -55,27 +55,32 @@ def test_a_batch_slower_than_the_first_visibility_is_delivered_once(
 def test_held_messages_stay_hidden_while_the_delivery_loop_waits_elsewhere(
     pipeline: LocalPipeline,
 ) -> None:
-    # Given a message received with the provisional visibility, held by the keeper
-    sqs, queue_url = pipeline.stack.sqs, pipeline.stack.queue_url(STAGE_QUEUE)
-    sqs.send_message(QueueUrl=queue_url, MessageBody="{}")
-    received = sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=PROVISIONAL_VISIBILITY_S)[
-        "Messages"
-    ]
+    # Given a message received with the provisional visibility, held by the keeper (in a queue
+    # of its own: the stage queue's reset cannot take back a message hidden for a minute)
+    sqs = pipeline.stack.sqs
+    queue_url = sqs.create_queue(QueueName="visibility-keeper-test")["QueueUrl"]
+    try:
+        sqs.send_message(QueueUrl=queue_url, MessageBody="{}")
+        received = sqs.receive_message(
+            QueueUrl=queue_url, VisibilityTimeout=PROVISIONAL_VISIBILITY_S
+        )["Messages"]
 
-    def extend(handles: list[str]) -> None:
-        sqs.change_message_visibility_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 60}
-                for index, handle in enumerate(handles)
-            ],
-        )
+        def extend(handles: list[str]) -> None:
+            sqs.change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 60}
+                    for index, handle in enumerate(handles)
+                ],
+            )
 
-    with VisibilityKeeper(extend) as keeper:
-        keeper.hold({message["MessageId"]: message["ReceiptHandle"] for message in received})
-        # When the thread that received it waits on something else past that visibility (a
-        # progress bar's ledger query behind a merge's lock, say)
-        time.sleep(PROVISIONAL_VISIBILITY_S + 2)
+        with VisibilityKeeper(extend) as keeper:
+            keeper.hold({message["MessageId"]: message["ReceiptHandle"] for message in received})
+            # When the thread that received it waits on something else past that visibility (a
+            # progress bar's ledger query behind a merge's lock, say)
+            time.sleep(PROVISIONAL_VISIBILITY_S + 2)
 
-    # Then the message is still hidden: nobody else could receive it
-    assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", []) == []
+        # Then the message is still hidden: nobody else could receive it
+        assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", []) == []
+    finally:
+        sqs.delete_queue(QueueUrl=queue_url)
