@@ -191,11 +191,12 @@ class SqsEventSource:
                 WaitTimeSeconds=0,
                 VisibilityTimeout=PROVISIONAL_VISIBILITY_S,
             ).get("Messages", [])
-            self._held.update({m["MessageId"]: m["ReceiptHandle"] for m in received})
+            receipts = {m["MessageId"]: m["ReceiptHandle"] for m in received}
+            self._held.update(receipts)
             if received:
                 record.record(self._held.values())
             assert self._keeper is not None, "messages are received only while draining"
-            self._keeper.hold({m["MessageId"]: m["ReceiptHandle"] for m in received})
+            self._keeper.hold(receipts)
             batch.extend(received)
             if not received or time.monotonic() - opened >= self.batching.window_s:
                 break
@@ -243,8 +244,8 @@ class SqsEventSource:
             )
         for message in batch:
             self._held.pop(message["MessageId"], None)
-        if self._keeper is not None:
-            self._keeper.settled([message["MessageId"] for message in batch])
+        assert self._keeper is not None, "batches are settled only while draining"
+        self._keeper.settled([message["MessageId"] for message in batch])
         self.on_batch_done(len(batch))
 
     def _change_visibility(self, receipt_handles: list[str], seconds: int) -> None:

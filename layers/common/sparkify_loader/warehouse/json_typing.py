@@ -109,17 +109,19 @@ class Column:
 # The binary COPY type of each column type RowTyper produces (information_schema data_type).
 _TEXT_COPY_TYPES = {"character varying": "varchar", "text": "text"}
 _INTEGER_COPY_TYPES = {"smallint": "int2", "integer": "int4", "bigint": "int8"}
+_TIMESTAMP = "timestamp without time zone"
+# ``bigint * interval`` multiplies in float8: exact while the product in microseconds has at
+# most 53 bits (years 1685 to 2255); beyond, the SQL path decides.
+_EXACT_EPOCH_MS = 2**53 // 1000
+# The integers each column takes from JSON (a TIMESTAMP's are epoch milliseconds).
 _INTEGER_RANGES = {
     "smallint": (-(2**15), 2**15 - 1),
     "integer": (-(2**31), 2**31 - 1),
     "bigint": (-(2**63), 2**63 - 1),
+    _TIMESTAMP: (-_EXACT_EPOCH_MS, _EXACT_EPOCH_MS),
 }
-_TIMESTAMP = "timestamp without time zone"
 # 2000-01-01, PostgreSQL's own epoch, in Unix epoch milliseconds.
 _Y2K_EPOCH_MS = 946_684_800_000
-# ``bigint * interval`` multiplies in float8: exact while the product in microseconds has at
-# most 53 bits (years 1685 to 2255); beyond, the SQL path decides.
-_EXACT_EPOCH_MS = 2**53 // 1000
 # The longest digit string worth converting: bigint's range has 19 digits.
 _MAX_DIGITS = 19
 # PostgreSQL ignores JSON keys of NAMEDATALEN (64) bytes or more when it matches record fields.
@@ -128,7 +130,7 @@ _NUL_ESCAPE = b"\\u0000"
 # A regular expression finds it faster than ``in`` in lines full of "\\/" (by 2x, measured).
 _UNICODE_ESCAPE = re.compile(rb"\\u").search
 _SMALLEST_NORMAL = sys.float_info.min
-_TYPED = {*_TEXT_COPY_TYPES, *_INTEGER_COPY_TYPES, _TIMESTAMP, "double precision"}
+_TYPED = {*_TEXT_COPY_TYPES, *_INTEGER_RANGES, "double precision"}
 
 
 class RowTyper:
@@ -144,7 +146,7 @@ class RowTyper:
         self.copy_types: list[str] = []  # for the binary COPY of the rows, in column order
         # (position, characters below which no value can break the byte limit, the limit)
         self._texts: list[tuple[int, int, int]] = []
-        self._integers: list[int] = []  # INTEGER and TIMESTAMP positions: digit strings allowed
+        # INTEGER and TIMESTAMP positions (digit strings allowed), with their ranges
         self._ranges: dict[int, tuple[int, int]] = {}
         self._timestamps: list[int] = []
         self._floats: list[int] = []
@@ -157,22 +159,16 @@ class RowTyper:
                 decoded = Annotated[str, msgspec.Meta(min_length=1, max_length=limit)]
                 self._texts.append((position, limit // 4, limit))
                 self.copy_types.append(_TEXT_COPY_TYPES[column.data_type])
-            elif column.data_type in _INTEGER_COPY_TYPES:
+            elif column.data_type in _INTEGER_RANGES:
                 lowest, highest = _INTEGER_RANGES[column.data_type]
                 # msgspec declines an integer out of range in C; digit strings are checked below.
                 decoded = Annotated[int, msgspec.Meta(ge=lowest, le=highest)] | str
-                self._integers.append(position)
                 self._ranges[position] = (lowest, highest)
-                self.copy_types.append(_INTEGER_COPY_TYPES[column.data_type])
-            elif column.data_type == _TIMESTAMP:
-                lowest, highest = -_EXACT_EPOCH_MS, _EXACT_EPOCH_MS
-                decoded = Annotated[int, msgspec.Meta(ge=lowest, le=highest)] | str
-                self._integers.append(position)
-                self._ranges[position] = (lowest, highest)
-                self._timestamps.append(position)
+                if column.data_type == _TIMESTAMP:
+                    self._timestamps.append(position)
                 # PostgreSQL's binary TIMESTAMP is an int64 of microseconds since 2000-01-01, the
                 # same bytes as an int8 (its COPY checks lengths, not types): no datetime a row.
-                self.copy_types.append("int8")
+                self.copy_types.append(_INTEGER_COPY_TYPES.get(column.data_type, "int8"))
             else:  # double precision
                 decoded = float
                 self._floats.append(position)
@@ -180,6 +176,7 @@ class RowTyper:
             fields.append(
                 (f"c{position}", decoded | None, msgspec.field(default=None, name=column.json_key))
             )
+        self._integers = list(self._ranges)  # the hot loop's positions, without their ranges
         self._decode = msgspec.json.Decoder(msgspec.defstruct("StagingRow", fields)).decode
 
     @classmethod
